@@ -1,0 +1,27 @@
+# The two commands a newcomer runs (see README): `make run` and `make test`.
+# Each creates .venv on first use from constraints.txt (the versions CI tests).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all,test,bench]"
+	touch $(STAMP)
+
+## run: the whole CPU conformance matrix over every installed framework;
+## writes reports/conformance.json and prints the summary table.
+run: $(STAMP)
+	$(BIN)/bce-conformance run --output reports/conformance.json
+
+## test: lint, the suite's unit tests, and the conformance matrix as pytest tests.
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

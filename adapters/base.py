@@ -1,0 +1,184 @@
+"""The common interface every BCE adapter implements.
+
+One ``Call`` is a framework-neutral BCE invocation; an adapter turns it into the real
+framework call and returns an ``Outcome`` (float64 NumPy values, or the error the
+framework raised). Adapters declare the documented ways their framework departs from
+the mathematics as ``Conventions``, so the verdict engine can tell a documented
+convention from a bug.
+
+Constraints: this module imports NumPy only. Frameworks are imported inside adapter
+methods, never at import time, so a missing or broken framework makes its adapters
+unavailable (with the reason) instead of breaking the suite.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+Form = Literal["probs", "logits"]
+Reduction = Literal["none", "mean", "sum"]
+FORMS: tuple[Form, ...] = ("probs", "logits")
+REDUCTIONS: tuple[Reduction, ...] = ("none", "mean", "sum")
+DTYPES: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
+DEVICES: tuple[str, ...] = ("cpu", "gpu")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One BCE invocation. Arrays are already rounded to ``dtype`` (ml_dtypes for bfloat16)."""
+
+    form: Form
+    input: np.ndarray
+    target: np.ndarray
+    weight: np.ndarray | None
+    pos_weight: np.ndarray | None
+    reduction: Reduction
+    dtype: str
+    device: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the framework returned (as float64) or raised."""
+
+    value: np.ndarray | None = None
+    error: str | None = None
+
+    @classmethod
+    def raised(cls, exc: BaseException) -> Outcome:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return cls(error=f"{type(exc).__name__}: {first_line}"[:500])
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """Documented departures from the mathematical BCE, each with its source.
+
+    The reference can evaluate the mathematics with these applied; a value that matches
+    only that way gets the verdict ``convention``.
+    """
+
+    log_floor: float | None = None
+    """Each log term is clamped below at this value (PyTorch BCELoss: -100)."""
+    prob_clip: float | None = None
+    """Probabilities are clipped to [eps, 1 - eps], the bounds rounded to the dtype (Keras)."""
+    complement_in_dtype: bool = False
+    """log(1 - p) is evaluated on 1 - p rounded to the input dtype, not as log1p(-p)."""
+    flush_subnormals: bool = False
+    """Subnormal inputs read as zero and subnormal results are flushed to zero (FTZ/DAZ)."""
+    checks_probability_range: bool = False
+    """Raises on probabilities outside [0, 1]; if False such inputs compute through the formula."""
+    checks_target_range: bool = False
+    """Raises on targets outside [0, 1]."""
+    sources: tuple[str, ...] = ()
+    """Where each convention is stated: file and line of the framework source, or its docs."""
+
+    def names(self) -> list[str]:
+        """Short names of the conventions in force, as the report shows them."""
+        out = []
+        if self.log_floor is not None:
+            out.append(f"log-floor({self.log_floor:g})")
+        if self.prob_clip is not None:
+            out.append(f"prob-clip({self.prob_clip:g})")
+        if self.complement_in_dtype:
+            out.append("complement-in-dtype")
+        if self.flush_subnormals:
+            out.append("flush-subnormals")
+        return out
+
+    def alters_values(self) -> bool:
+        return bool(self.names())
+
+
+class Adapter:
+    """Base class: one public BCE API of one framework.
+
+    Subclasses set the class attributes and implement ``_available``, ``_run`` and, where
+    the framework knows devices, ``_devices``. ``unsupported`` says, with a reason, which
+    calls the API cannot express (an option it lacks), so nothing is emulated silently.
+    """
+
+    name: str = ""
+    framework: str = ""
+    """Import name of the framework, probed with importlib.util.find_spec (no import)."""
+    distribution: tuple[str, ...] = ()
+    """Distributions that provide the framework, first installed one is reported."""
+    forms: frozenset[str] = frozenset()
+    conventions: Conventions = Conventions()
+    supports_weight: bool = True
+    supports_pos_weight: bool = False
+    reductions: frozenset[str] = frozenset(REDUCTIONS)
+    api: str = ""
+    """The exact call a user writes, shown in reports."""
+
+    def available(self) -> str | None:
+        """None if the adapter can run here, else why not (checked without importing)."""
+        missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
+        if missing:
+            install = f"pip install 'bce-conformance[{self.extra}]'"
+            return f"{', '.join(missing)} not installed: {install}"
+        return None
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        """Modules the adapter imports."""
+        return (self.framework,) if self.framework else ()
+
+    @property
+    def extra(self) -> str:
+        """The pyproject extra that installs this adapter's framework."""
+        return {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}.get(
+            self.framework, "all"
+        )
+
+    def version(self) -> str:
+        """Version of the framework distribution, read from metadata (no import)."""
+        for dist in self.distribution:
+            try:
+                return importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        return ""
+
+    def devices(self) -> list[str]:
+        """Devices this adapter can run on here; imports the framework."""
+        return ["cpu"]
+
+    def device_unavailable(self, device: str) -> str | None:
+        """Why ``device`` cannot run here, or None."""
+        if device in self.devices():
+            return None
+        return f"no {device} device visible to {self.framework or self.name}"
+
+    def dtypes(self) -> list[str]:
+        return ["float32", "float64"]
+
+    def unsupported(self, call: Call) -> str | None:
+        """Why this API cannot express ``call``, or None."""
+        if call.form not in self.forms:
+            return f"{self.api} takes {'/'.join(sorted(self.forms))}, not {call.form}"
+        if call.dtype not in self.dtypes():
+            return f"{self.name} is not run at {call.dtype}"
+        if call.weight is not None and not self.supports_weight:
+            return f"{self.api} has no per-element weight argument"
+        if call.pos_weight is not None and not self.supports_pos_weight:
+            return f"{self.api} has no pos_weight argument"
+        if call.reduction not in self.reductions:
+            return f"{self.api} has no reduction={call.reduction!r}"
+        return None
+
+    def run(self, call: Call) -> Outcome:
+        """Run ``call``; any framework exception becomes an Outcome with ``error``."""
+        try:
+            value = self._run(call)
+        except Exception as exc:  # the framework's own error is a result, not a crash
+            return Outcome.raised(exc)
+        return Outcome(value=np.asarray(value, dtype=np.float64))
+
+    def _run(self, call: Call) -> np.ndarray:
+        raise NotImplementedError

@@ -1,0 +1,62 @@
+"""BCE formulas written once against any NumPy-like namespace (``numpy``, ``jax.numpy``).
+
+These are the formulas people write by hand, so the NumPy and jax.numpy adapters call
+the very same code and differ only in the array library underneath:
+
+- ``textbook_*``: ``-(y log p + (1 - y) log(1 - p))``, for logits after ``p = 1/(1+e^-x)``.
+  Known weaknesses it is meant to expose: ``0 * log 0 = NaN``, ``1 - p`` rounding for small
+  p, sigmoid saturating to exactly 0 or 1 for moderate logits.
+- ``stable_*``: ``log1p`` for the complement and ``logaddexp(0, t)`` for softplus, with
+  zero coefficients giving exactly zero (the ``xlogy`` convention).
+Also the reduction step that elementwise-only APIs leave to the user.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def textbook_probs(xp: Any, p: Any, y: Any) -> Any:
+    return -(y * xp.log(p) + (1 - y) * xp.log(1 - p))
+
+
+def textbook_logits(xp: Any, x: Any, y: Any) -> Any:
+    return textbook_probs(xp, 1 / (1 + xp.exp(-x)), y)
+
+
+def _xlogy(xp: Any, coefficient: Any, log_value: Any) -> Any:
+    """coefficient * log_value, exactly 0 where the coefficient is 0 and log_value is not
+    NaN (scipy.special.xlogy's rule): the limit 0 * log 0 = 0, and NaN still propagates."""
+    zero = (coefficient == 0) & ~xp.isnan(log_value)
+    return xp.where(zero, xp.zeros_like(log_value), coefficient * log_value)
+
+
+def stable_probs(xp: Any, p: Any, y: Any) -> Any:
+    return -(_xlogy(xp, y, xp.log(p)) + _xlogy(xp, 1 - y, xp.log1p(-p)))
+
+
+def stable_logits(xp: Any, x: Any, y: Any, pos_weight: Any | None = None) -> Any:
+    """(1 - y) softplus(x) + pw y softplus(-x), each term non-negative: nothing cancels."""
+    positive = y if pos_weight is None else pos_weight * y
+    zero = xp.zeros_like(x)
+    return _xlogy(xp, 1 - y, xp.logaddexp(zero, x)) + _xlogy(xp, positive, xp.logaddexp(zero, -x))
+
+
+def weighted(loss: Any, weight: Any | None) -> Any:
+    """loss * weight as written by hand: a zero weight times an infinite loss is NaN."""
+    return loss if weight is None else loss * weight
+
+
+def masked_weighted(xp: Any, loss: Any, weight: Any | None) -> Any:
+    """loss * weight where a zero weight removes the element, even an infinite loss."""
+    return loss if weight is None else _xlogy(xp, weight, loss)
+
+
+def reduce(loss: Any, reduction: str, mean: Any, total: Any) -> Any:
+    """The reduction step an elementwise API leaves to the user, with the framework's own
+    ``mean`` and ``total`` (sum) functions: ``np.mean``, ``tf.reduce_mean``, ..."""
+    if reduction == "mean":
+        return mean(loss)
+    if reduction == "sum":
+        return total(loss)
+    return loss

@@ -1,0 +1,111 @@
+"""JAX adapters: ``optax.sigmoid_binary_cross_entropy`` and the textbook formula in
+``jax.numpy``.
+
+jax and optax are imported inside the methods. float64 needs
+``jax.config.update("jax_enable_x64", True)``, set once when the first check runs (every
+array the suite makes has an explicit dtype, so no other result changes).
+
+Conventions, from the sources:
+- optax (``optax/losses/_classification.py``): ``-y log_sigmoid(x) - (1 - y)
+  log_sigmoid(-x)``, element losses only; the mean or sum is ``jnp.mean``/``jnp.sum``, the
+  step users write; no weight or pos_weight argument.
+- XLA's CPU backend flushes denormals to zero (``xla/stream_executor/host/host_stream.cc``
+  runs its work under ``tsl::port::ScopedFlushDenormal``, like TensorFlow's thread pools).
+- ``jax.numpy`` textbook: ``adapters/formulas.py``, so ``log(1 - p)`` on a rounded
+  ``1 - p``; no range check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from adapters import formulas
+from adapters.base import Adapter, Call, Conventions
+
+_OPTAX_SRC = (
+    "https://github.com/google-deepmind/optax/blob/main/optax/losses/_classification.py "
+    "sigmoid_binary_cross_entropy"
+)
+_XLA_FTZ = (
+    "https://github.com/openxla/xla/blob/main/xla/stream_executor/host/host_stream.cc "
+    "WorkLoop: tsl::port::ScopedFlushDenormal"
+)
+
+
+def _jax() -> Any:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+class _JaxAdapter(Adapter):
+    framework = "jax"
+    distribution = ("jax",)
+
+    def devices(self) -> list[str]:
+        jax = _jax()
+        try:
+            jax.devices("gpu")
+        except RuntimeError:
+            return ["cpu"]
+        return ["cpu", "gpu"]
+
+    def device_unavailable(self, device: str) -> str | None:
+        if device == "gpu" and "gpu" not in self.devices():
+            return 'jax.devices("gpu") raises: no GPU backend'
+        return None
+
+    def _run(self, call: Call) -> np.ndarray:
+        jax = _jax()
+        import jax.numpy as jnp
+
+        device = jax.devices("gpu" if call.device == "gpu" else "cpu")[0]
+
+        def put(array: np.ndarray | None) -> Any:
+            return None if array is None else jax.device_put(jnp.asarray(array), device)
+
+        loss = self._elementwise(put(call.input), put(call.target))
+        loss = formulas.weighted(loss, put(call.weight))
+        return np.asarray(formulas.reduce(loss, call.reduction, jnp.mean, jnp.sum))
+
+    def _elementwise(self, x: Any, y: Any) -> Any:
+        raise NotImplementedError
+
+
+class OptaxSigmoidBinaryCrossEntropy(_JaxAdapter):
+    name = "optax.sigmoid_binary_cross_entropy"
+    api = "jnp.mean(optax.sigmoid_binary_cross_entropy(x, y))"
+    forms = frozenset({"logits"})
+    supports_weight = False
+    conventions = Conventions(flush_subnormals=True, sources=(_OPTAX_SRC, _XLA_FTZ))
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        return ("jax", "optax")
+
+    def _elementwise(self, x: Any, y: Any) -> Any:
+        import optax
+
+        return optax.sigmoid_binary_cross_entropy(x, y)
+
+
+class JaxNumpyTextbook(_JaxAdapter):
+    name = "jax.numpy.textbook"
+    api = "-(y*jnp.log(p) + (1-y)*jnp.log(1-p))"
+    forms = frozenset({"probs"})
+    conventions = Conventions(
+        complement_in_dtype=True,
+        flush_subnormals=True,
+        sources=("adapters/formulas.py textbook_probs", _XLA_FTZ),
+    )
+
+    def _elementwise(self, x: Any, y: Any) -> Any:
+        import jax.numpy as jnp
+
+        return formulas.textbook_probs(jnp, x, y)
+
+
+ADAPTERS = (OptaxSigmoidBinaryCrossEntropy(), JaxNumpyTextbook())

@@ -1,0 +1,169 @@
+"""TensorFlow adapters: ``tf.keras.losses.BinaryCrossentropy`` (from_logits False and True),
+``tf.nn.sigmoid_cross_entropy_with_logits`` and ``tf.nn.weighted_cross_entropy_with_logits``.
+
+tensorflow is imported inside the methods. Conventions, from the sources:
+
+- Keras (``keras/src/backend/tensorflow/nn.py``, ``binary_crossentropy``): probabilities
+  are clipped to ``[epsilon, 1 - epsilon]`` with ``epsilon = keras.config.epsilon() = 1e-7``
+  (the bounds converted to the tensor dtype), then ``-(y log p + (1 - y) log(1 - p))``;
+  no range check. ``from_logits=True`` calls ``tf.nn.sigmoid_cross_entropy_with_logits``.
+- ``tf.nn.sigmoid_cross_entropy_with_logits``: ``max(x, 0) - x y + log1p(exp(-|x|))``.
+- TensorFlow's CPU kernels run with denormals flushed to zero (``tsl/platform/threadpool.cc``
+  starts every worker under ``port::ScopedFlushDenormal``), so subnormal inputs read as 0
+  and subnormal results become 0.
+
+Keras specifics the adapter translates, as a user would:
+- ``BinaryCrossentropy`` averages over the last axis before reducing; a trailing axis of
+  size 1 is added so each element keeps its own loss (``reduction=None`` then returns the
+  element losses).
+- Keras ``sample_weight`` aligns with the leading (batch) axes, not NumPy's trailing ones;
+  the weight is broadcast to the input's shape first, so it means the same as elsewhere.
+- A Keras loss computes in ``floatx()`` (float32) unless given ``dtype``; the adapter
+  passes the check's dtype, as a float64 user must.
+- ``tf.nn.*`` return element losses; the mean or sum is ``tf.reduce_mean``/``tf.reduce_sum``,
+  the step users write. They have no per-element weight argument.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from adapters import formulas
+from adapters.base import Adapter, Call, Conventions
+
+_KERAS_NN = "https://github.com/keras-team/keras/blob/master/keras/src/backend/tensorflow/nn.py"
+_DENORMAL = (
+    "https://github.com/tensorflow/tensorflow/blob/master/third_party/xla/xla/tsl/platform/"
+    "threadpool.cc EigenEnvironment::CreateThread: port::ScopedFlushDenormal"
+)
+_TF_NN_IMPL = (
+    "https://github.com/tensorflow/tensorflow/blob/master/tensorflow/python/ops/nn_impl.py"
+)
+
+KERAS_PROBS_CONVENTIONS = Conventions(
+    prob_clip=1e-7,
+    complement_in_dtype=True,
+    flush_subnormals=True,
+    sources=(
+        f"{_KERAS_NN} binary_crossentropy: clip_by_value(output, epsilon, 1 - epsilon), "
+        "log(1 - output)",
+        f"{_DENORMAL} (CPU thread pools flush denormals)",
+    ),
+)
+TF_LOGITS_CONVENTIONS = Conventions(
+    flush_subnormals=True,
+    sources=(
+        f"{_TF_NN_IMPL} sigmoid_cross_entropy_with_logits / weighted_cross_entropy_with_logits",
+        f"{_DENORMAL} (CPU thread pools flush denormals)",
+    ),
+)
+_KERAS_REDUCTION = {"none": None, "mean": "sum_over_batch_size", "sum": "sum"}
+
+
+def _tensorflow() -> Any:
+    """Import tensorflow with its C++ start-up chatter (oneDNN, CPU features) silenced."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    return tf
+
+
+class _TensorflowAdapter(Adapter):
+    framework = "tensorflow"
+    distribution = ("tensorflow-cpu", "tensorflow")
+
+    def devices(self) -> list[str]:
+        tf = _tensorflow()
+        return ["cpu", "gpu"] if tf.config.list_physical_devices("GPU") else ["cpu"]
+
+    def device_unavailable(self, device: str) -> str | None:
+        if device == "gpu" and "gpu" not in self.devices():
+            return 'tf.config.list_physical_devices("GPU") is empty'
+        return None
+
+    def _run(self, call: Call) -> np.ndarray:
+        tf = _tensorflow()
+        with tf.device("/GPU:0" if call.device == "gpu" else "/CPU:0"):
+            return np.asarray(self._loss(tf, call))
+
+    def _loss(self, tf: Any, call: Call) -> Any:
+        raise NotImplementedError
+
+
+class _KerasBinaryCrossentropy(_TensorflowAdapter):
+    from_logits = False
+
+    def _loss(self, tf: Any, call: Call) -> Any:
+        loss = tf.keras.losses.BinaryCrossentropy(
+            from_logits=self.from_logits,
+            reduction=_KERAS_REDUCTION[call.reduction],
+            dtype=call.dtype,
+        )
+        weight = None
+        if call.weight is not None:
+            weight = tf.constant(np.broadcast_to(call.weight, call.input.shape))
+        y_true = tf.constant(call.target[..., np.newaxis])
+        y_pred = tf.constant(call.input[..., np.newaxis])
+        return loss(y_true, y_pred, sample_weight=weight)
+
+
+class KerasBinaryCrossentropy(_KerasBinaryCrossentropy):
+    name = "keras.losses.BinaryCrossentropy"
+    api = "tf.keras.losses.BinaryCrossentropy(reduction=r, dtype=d)(y, p, sample_weight=w)"
+    forms = frozenset({"probs"})
+    conventions = KERAS_PROBS_CONVENTIONS
+
+
+class KerasBinaryCrossentropyFromLogits(_KerasBinaryCrossentropy):
+    name = "keras.losses.BinaryCrossentropy.from_logits"
+    api = "tf.keras.losses.BinaryCrossentropy(from_logits=True, reduction=r)(y, x, sample_weight=w)"
+    forms = frozenset({"logits"})
+    from_logits = True
+    conventions = TF_LOGITS_CONVENTIONS
+
+
+class TfSigmoidCrossEntropyWithLogits(_TensorflowAdapter):
+    name = "tf.nn.sigmoid_cross_entropy_with_logits"
+    api = "tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=x))"
+    forms = frozenset({"logits"})
+    supports_weight = False
+    conventions = TF_LOGITS_CONVENTIONS
+
+    def _loss(self, tf: Any, call: Call) -> Any:
+        loss = tf.nn.sigmoid_cross_entropy_with_logits(
+            labels=tf.constant(call.target), logits=tf.constant(call.input)
+        )
+        return formulas.reduce(loss, call.reduction, tf.reduce_mean, tf.reduce_sum)
+
+
+class TfWeightedCrossEntropyWithLogits(_TensorflowAdapter):
+    name = "tf.nn.weighted_cross_entropy_with_logits"
+    api = "tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(y, x, pos_weight=pw))"
+    forms = frozenset({"logits"})
+    supports_weight = False
+    supports_pos_weight = True
+    conventions = TF_LOGITS_CONVENTIONS
+
+    def unsupported(self, call: Call) -> str | None:
+        if call.pos_weight is None and call.form == "logits":
+            return f"{self.api} requires pos_weight; see tf.nn.sigmoid_cross_entropy_with_logits"
+        return super().unsupported(call)
+
+    def _loss(self, tf: Any, call: Call) -> Any:
+        loss = tf.nn.weighted_cross_entropy_with_logits(
+            labels=tf.constant(call.target),
+            logits=tf.constant(call.input),
+            pos_weight=tf.constant(call.pos_weight),
+        )
+        return formulas.reduce(loss, call.reduction, tf.reduce_mean, tf.reduce_sum)
+
+
+ADAPTERS = (
+    KerasBinaryCrossentropy(),
+    KerasBinaryCrossentropyFromLogits(),
+    TfSigmoidCrossEntropyWithLogits(),
+    TfWeightedCrossEntropyWithLogits(),
+)

@@ -1,0 +1,130 @@
+"""PyTorch adapters: ``nn.BCELoss``, ``F.binary_cross_entropy``, ``nn.BCEWithLogitsLoss``,
+``F.binary_cross_entropy_with_logits``.
+
+torch is imported inside the methods, never at module import. Conventions are taken from
+``aten/src/ATen/native/Loss.cpp`` (CPU kernels) and the ``nn.BCELoss`` docs:
+
+- probabilities: ``(y - 1) * max(log(1 - p), -100) - y * max(log(p), -100)``; the docs:
+  "BCELoss clamps its log function outputs to be greater than or equal to -100". The
+  complement is ``log(1 - p)`` on ``1 - p`` in the input dtype, not ``log1p(-p)``. The
+  kernel raises "all elements of input should be between 0 and 1" (and the same for
+  target) via TORCH_CHECK.
+- logits: ``(1 - y) * x - (1 + (pw - 1) * y) * log_sigmoid(x)``; no clamp and no range
+  check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from adapters.base import Adapter, Call, Conventions
+
+_LOSS_CPP = "https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/Loss.cpp"
+_BCELOSS_DOC = "https://pytorch.org/docs/stable/generated/torch.nn.BCELoss.html"
+
+PROBS_CONVENTIONS = Conventions(
+    log_floor=-100.0,
+    complement_in_dtype=True,
+    checks_probability_range=True,
+    checks_target_range=True,
+    sources=(
+        f"{_BCELOSS_DOC} (log outputs clamped to >= -100)",
+        f"{_LOSS_CPP} binary_cross_entropy_out_cpu: std::log(1 - input) and TORCH_CHECK ranges",
+    ),
+)
+LOGITS_CONVENTIONS = Conventions(
+    sources=(f"{_LOSS_CPP} binary_cross_entropy_with_logits: (1 - y) x - lw log_sigmoid(x)",),
+)
+
+
+class _TorchAdapter(Adapter):
+    framework = "torch"
+    distribution = ("torch",)
+
+    def devices(self) -> list[str]:
+        import torch
+
+        return ["cpu", "gpu"] if torch.cuda.is_available() else ["cpu"]
+
+    def device_unavailable(self, device: str) -> str | None:
+        if device == "gpu" and "gpu" not in self.devices():
+            return "torch.cuda.is_available() is False"
+        return None
+
+    def _run(self, call: Call) -> np.ndarray:
+        import torch
+
+        device = "cuda" if call.device == "gpu" else "cpu"
+
+        def tensor(array: np.ndarray | None) -> Any:
+            if array is None:
+                return None
+            return torch.from_numpy(np.array(array)).to(device=device)
+
+        with torch.no_grad():
+            loss = self._loss(
+                torch,
+                tensor(call.input),
+                tensor(call.target),
+                weight=tensor(call.weight),
+                pos_weight=tensor(call.pos_weight),
+                reduction=call.reduction,
+            )
+        return loss.detach().to("cpu", torch.float64).numpy()
+
+    def _loss(self, torch: Any, x: Any, y: Any, **options: Any) -> Any:
+        raise NotImplementedError
+
+
+class TorchBCELoss(_TorchAdapter):
+    name = "torch.nn.BCELoss"
+    api = "torch.nn.BCELoss(weight=w, reduction=r)(p, y)"
+    forms = frozenset({"probs"})
+    conventions = PROBS_CONVENTIONS
+
+    def _loss(self, torch: Any, x: Any, y: Any, **options: Any) -> Any:
+        options.pop("pos_weight")
+        return torch.nn.BCELoss(**options)(x, y)
+
+
+class TorchBinaryCrossEntropy(_TorchAdapter):
+    name = "torch.nn.functional.binary_cross_entropy"
+    api = "torch.nn.functional.binary_cross_entropy(p, y, weight=w, reduction=r)"
+    forms = frozenset({"probs"})
+    conventions = PROBS_CONVENTIONS
+
+    def _loss(self, torch: Any, x: Any, y: Any, **options: Any) -> Any:
+        options.pop("pos_weight")
+        return torch.nn.functional.binary_cross_entropy(x, y, **options)
+
+
+class TorchBCEWithLogitsLoss(_TorchAdapter):
+    name = "torch.nn.BCEWithLogitsLoss"
+    api = "torch.nn.BCEWithLogitsLoss(weight=w, pos_weight=pw, reduction=r)(x, y)"
+    forms = frozenset({"logits"})
+    supports_pos_weight = True
+    conventions = LOGITS_CONVENTIONS
+
+    def _loss(self, torch: Any, x: Any, y: Any, **options: Any) -> Any:
+        return torch.nn.BCEWithLogitsLoss(**options)(x, y)
+
+
+class TorchBinaryCrossEntropyWithLogits(_TorchAdapter):
+    name = "torch.nn.functional.binary_cross_entropy_with_logits"
+    api = "torch.nn.functional.binary_cross_entropy_with_logits(x, y, weight=w, pos_weight=pw)"
+    forms = frozenset({"logits"})
+    supports_pos_weight = True
+    conventions = LOGITS_CONVENTIONS
+
+    def _loss(self, torch: Any, x: Any, y: Any, **options: Any) -> Any:
+        return torch.nn.functional.binary_cross_entropy_with_logits(x, y, **options)
+
+
+ADAPTERS = (
+    TorchBCELoss(),
+    TorchBinaryCrossEntropy(),
+    TorchBCEWithLogitsLoss(),
+    TorchBinaryCrossEntropyWithLogits(),
+)

@@ -1,0 +1,355 @@
+"""Load, validate and materialise the YAML case files.
+
+A case file is one theme (``cases/edge-probabilities.yaml``) validated against
+``cases/schema.json``; each case gives its values literally or through a seeded generator.
+Loading never stops at the first bad file: every problem becomes one ``CaseError`` naming
+the file, the case id and the field, and every good case of every file still loads.
+YAML is read with ``yaml.safe_load`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import numpy as np
+import yaml
+
+from conformance.dtypes import FloatFormat, float_format
+
+CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
+SCHEMA_PATH = CASES_DIR / "schema.json"
+ARRAY_FIELDS = ("input", "target", "weight", "pos_weight")
+ALL_REDUCTIONS = ("none", "mean", "sum")
+
+_NAMED = ("smallest_subnormal", "smallest_normal", "largest_below_one", "max")
+_FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+@dataclass(frozen=True)
+class CaseError:
+    """One problem in a case file, located as precisely as the file allows."""
+
+    file: str
+    case: str | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.case:
+            where += f": case {self.case!r}"
+        if self.field:
+            where += f": field {self.field!r}"
+        return f"{where}: {self.message}"
+
+
+class CaseFileError(Exception):
+    """Raised by ``load_cases(strict=True)`` when any file has problems."""
+
+    def __init__(self, errors: Sequence[CaseError]) -> None:
+        self.errors = list(errors)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+@dataclass(frozen=True)
+class Published:
+    """A value published elsewhere (docs, a tutorial) that the reference must reproduce."""
+
+    reduction: str
+    value: float
+    digits: int
+    source: str
+
+
+@dataclass(frozen=True)
+class CaseArrays:
+    """A case's values as float64, before rounding to a dtype."""
+
+    input: np.ndarray
+    target: np.ndarray
+    weight: np.ndarray | None
+    pos_weight: np.ndarray | None
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    id: str
+    """``<file stem>/<case id>``: unique across a run."""
+    file: str
+    description: str
+    form: str
+    reductions: tuple[str, ...]
+    dtypes: tuple[str, ...] | None
+    expect_error: str | None
+    published: Published | None
+    tags: tuple[str, ...]
+    spec: dict[str, Any] = field(repr=False)
+
+    def arrays(self, fmt: FloatFormat) -> CaseArrays:
+        """The case's values for ``fmt`` (names resolved; not yet rounded)."""
+        return _materialise(self, fmt.name)
+
+
+@cache
+def _schema_validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def case_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand files and directories (their ``*.yaml``/``*.yml``) into a sorted file list."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")))
+        else:
+            files.append(path)
+    return files
+
+
+def load_cases(
+    paths: Iterable[str | Path] = (CASES_DIR,), *, strict: bool = False
+) -> tuple[list[Case], list[CaseError]]:
+    """All valid cases under ``paths`` and one error per problem found."""
+    cases: list[Case] = []
+    errors: list[CaseError] = []
+    seen: dict[str, str] = {}
+    for path in case_files(paths):
+        file_cases, file_errors = load_file(path)
+        errors.extend(file_errors)
+        for case in file_cases:
+            if case.id in seen:
+                errors.append(
+                    CaseError(str(path), case.id, "id", f"duplicate id (also in {seen[case.id]})")
+                )
+                continue
+            seen[case.id] = str(path)
+            cases.append(case)
+    if strict and errors:
+        raise CaseFileError(errors)
+    return cases, errors
+
+
+def load_file(path: Path) -> tuple[list[Case], list[CaseError]]:
+    name = str(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return [], [CaseError(name, None, None, f"cannot read: {exc.strerror or exc}")]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        return [], [CaseError(name, None, None, f"YAML syntax error{where}: {problem}")]
+
+    errors: list[CaseError] = []
+    bad_cases: set[int] = set()
+    for err in sorted(_schema_validator().iter_errors(document), key=lambda e: list(e.path)):
+        path_parts = list(err.absolute_path)
+        if len(path_parts) >= 2 and path_parts[0] == "cases" and isinstance(path_parts[1], int):
+            index = path_parts[1]
+            if index in bad_cases:
+                continue  # one message per case is clearer than a cascade
+            bad_cases.add(index)
+            errors.append(
+                CaseError(
+                    name,
+                    _case_label(document, index),
+                    _field_name(path_parts[2:], err),
+                    _schema_message(err),
+                )
+            )
+        else:
+            return [], [CaseError(name, None, _field_name(path_parts, err), _schema_message(err))]
+
+    cases = []
+    stem = path.stem
+    for index, spec in enumerate(document["cases"]):
+        if index in bad_cases:
+            continue
+        problem = _semantic_problem(spec)
+        if problem:
+            errors.append(CaseError(name, spec["id"], problem[0], problem[1]))
+            continue
+        cases.append(_build_case(name, stem, spec))
+    return cases, errors
+
+
+def _case_label(document: Any, index: int) -> str:
+    try:
+        return str(document["cases"][index]["id"])
+    except (KeyError, IndexError, TypeError):
+        return f"#{index + 1}"
+
+
+def _field_name(parts: list[Any], err: jsonschema.ValidationError) -> str | None:
+    if err.validator == "additionalProperties":
+        extra = re.findall(r"'([^']+)' was unexpected", err.message)
+        if extra:
+            parts = [*parts, extra[0]]
+    if err.validator == "required":
+        missing = re.findall(r"'([^']+)' is a required property", err.message)
+        if missing:
+            parts = [*parts, missing[0]]
+    if not parts:
+        return None
+    out = str(parts[0])
+    for part in parts[1:]:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _schema_message(err: jsonschema.ValidationError) -> str:
+    if err.validator == "additionalProperties":
+        return "unknown field (not in cases/schema.json)"
+    if err.validator == "oneOf" and err.schema_path and "case" in str(list(err.schema_path)):
+        return "give either 'input' and 'target' (with optional weight/pos_weight) or 'generate'"
+    if err.validator in ("oneOf", "type"):
+        return f"wrong type: {err.instance!r} is not {_expected_type(err)}"
+    return err.message
+
+
+def _expected_type(err: jsonschema.ValidationError) -> str:
+    if err.validator == "type":
+        return f"of type {err.validator_value}"
+    return "a number, a string naming a number, or a nested list of them"
+
+
+def _semantic_problem(spec: dict[str, Any]) -> tuple[str, str] | None:
+    """Checks the schema cannot express: value spellings, shapes, form-specific fields."""
+    generated = spec.get("generate", {})
+    if spec["form"] == "probs" and ("pos_weight" in spec or "pos_weight" in generated):
+        return "pos_weight", "pos_weight applies to the logits form only"
+    shapes: dict[str, tuple[int, ...]] = {}
+    if "generate" in spec:
+        gen = spec["generate"]
+        for name in ARRAY_FIELDS:
+            if name in gen:
+                shapes[name] = tuple(gen[name].get("shape", gen["shape"]))
+    else:
+        for name in ARRAY_FIELDS:
+            if name not in spec:
+                continue
+            try:
+                array = np.array(_parse_nested(spec[name], "float64"), dtype=np.float64)
+            except ValueError as exc:
+                return name, str(exc)
+            shapes[name] = array.shape
+    if shapes["target"] != shapes["input"]:
+        return "target", f"shape {shapes['target']} differs from input shape {shapes['input']}"
+    for name in ("weight", "pos_weight"):
+        if name in shapes:
+            try:
+                np.broadcast_shapes(shapes[name], shapes["input"])
+                if np.broadcast_shapes(shapes[name], shapes["input"]) != shapes["input"]:
+                    raise ValueError
+            except ValueError:
+                return name, f"shape {shapes[name]} does not broadcast to input {shapes['input']}"
+    published = spec.get("expect", {}).get("published")
+    if published and published["reduction"] not in spec.get("reductions", ALL_REDUCTIONS):
+        return "expect.published.reduction", "names a reduction the case does not run"
+    return None
+
+
+def _build_case(file: str, stem: str, spec: dict[str, Any]) -> Case:
+    expect = spec.get("expect", {})
+    published = expect.get("published")
+    return Case(
+        id=f"{stem}/{spec['id']}",
+        file=file,
+        description=spec["description"],
+        form=spec["form"],
+        reductions=tuple(spec.get("reductions", ALL_REDUCTIONS)),
+        dtypes=tuple(spec["dtypes"]) if "dtypes" in spec else None,
+        expect_error=expect.get("error"),
+        published=Published(**published) if published else None,
+        tags=tuple(spec.get("tags", ())),
+        spec=spec,
+    )
+
+
+def parse_value(raw: float | int | str, dtype: str) -> float:
+    """One scalar of a case file as float64; names are resolved for ``dtype``."""
+    if isinstance(raw, bool):
+        raise ValueError(f"{raw!r} is a boolean, not a number")
+    if isinstance(raw, int | float):
+        return float(raw)
+    text = raw.strip()
+    negative = text.startswith("-")
+    body = text[1:] if negative else text
+    if body in _NAMED:
+        info = float_format(dtype).info()
+        value = {
+            "smallest_subnormal": float(info.smallest_subnormal),
+            "smallest_normal": float(info.smallest_normal),
+            "largest_below_one": 1.0 - float(info.epsneg),
+            "max": float(info.max),
+        }[body]
+        return -value if negative else value
+    if body.lower() in ("nan", "inf", "infinity"):
+        return -float(body) if negative else float(body)
+    if _FLOAT_RE.match(text):
+        return float(text)
+    if body.lower().startswith("0x"):
+        try:
+            return float.fromhex(text)
+        except ValueError:
+            pass
+    raise ValueError(
+        f"{raw!r} is not a number; use a decimal or hex float, nan, inf, or one of "
+        f"{', '.join(_NAMED)}"
+    )
+
+
+def _parse_nested(raw: Any, dtype: str) -> Any:
+    if isinstance(raw, list):
+        return [_parse_nested(item, dtype) for item in raw]
+    return parse_value(raw, dtype)
+
+
+def _draw(spec: dict[str, Any], shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    shape = tuple(spec.get("shape", shape))
+    kind = spec["distribution"]
+    if kind == "uniform":
+        return rng.uniform(spec.get("low", 0.0), spec.get("high", 1.0), size=shape)
+    if kind == "normal":
+        return rng.normal(spec.get("mean", 0.0), spec.get("std", 1.0), size=shape)
+    if kind == "bernoulli":
+        return (rng.random(size=shape) < spec.get("p", 0.5)).astype(np.float64)
+    return np.full(shape, float(spec.get("value", 0.0)))
+
+
+@cache
+def _materialise(case: Case, dtype: str) -> CaseArrays:
+    spec = case.spec
+    if "generate" in spec:
+        gen = spec["generate"]
+        shape = tuple(gen["shape"])
+        arrays = {}
+        for stream, name in enumerate(ARRAY_FIELDS):
+            if name in gen:  # one independent stream per field: adding a field changes no other
+                rng = np.random.default_rng([gen["seed"], stream])
+                arrays[name] = _draw(gen[name], shape, rng)
+    else:
+        arrays = {
+            name: np.array(_parse_nested(spec[name], dtype), dtype=np.float64)
+            for name in ARRAY_FIELDS
+            if name in spec
+        }
+    for value in arrays.values():
+        value.setflags(write=False)
+    return CaseArrays(
+        input=arrays["input"],
+        target=arrays["target"],
+        weight=arrays.get("weight"),
+        pos_weight=arrays.get("pos_weight"),
+    )

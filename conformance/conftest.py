@@ -1,0 +1,108 @@
+"""pytest plumbing for the conformance matrix: options, parametrisation, known-bug xfails.
+
+    pytest conformance [--adapters GLOBS] [--dtypes float32,float64] [--devices cpu,gpu]
+                       [--cases PATH ...] [--adapter module:object ...]
+
+Each check becomes one test with a readable id (adapter-device-dtype-case:reduction). A
+check named by a strict entry of conformance/known_bugs.yaml is a strict xfail: if the
+framework starts passing it, the test fails and says so (a non-strict entry only turns an
+actual fail into an xfail). Registry entries that match no collected check are
+listed at the end of an unfiltered run, so stale entries do not pile up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.base import DEVICES, DTYPES
+from conformance.known_bugs import KnownBug, find, load_known_bugs
+from conformance.matrix import DEFAULT_DEVICES, DEFAULT_DTYPES, Plan, Runner, build_plan
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("bce-conformance")
+    group.addoption("--adapters", help="comma-separated adapter name globs (default: all)")
+    group.addoption("--dtypes", default=",".join(DEFAULT_DTYPES), help=f"of {', '.join(DTYPES)}")
+    group.addoption("--devices", default=",".join(DEFAULT_DEVICES), help=f"of {', '.join(DEVICES)}")
+    group.addoption("--cases", action="append", help="case file or folder (repeatable)")
+    group.addoption("--adapter", action="append", default=[], help="extra MODULE:OBJECT adapters")
+
+
+def _plan(config: pytest.Config) -> Plan:
+    plan = getattr(config, "_bce_plan", None)
+    if plan is None:
+        for name, allowed in (("dtypes", DTYPES), ("devices", DEVICES)):
+            bad = set(_csv(config.getoption(name)) or []) - set(allowed)
+            if bad:
+                raise pytest.UsageError(f"--{name}: unknown {sorted(bad)}; choose from {allowed}")
+        cases = config.getoption("cases")
+        plan = build_plan(
+            adapter_globs=_csv(config.getoption("adapters")),
+            extra_adapters=config.getoption("adapter"),
+            dtypes=_csv(config.getoption("dtypes")) or DEFAULT_DTYPES,
+            devices=_csv(config.getoption("devices")) or DEFAULT_DEVICES,
+            case_paths=[Path(p) for p in cases] if cases else None,
+        )
+        config._bce_plan = plan  # type: ignore[attr-defined]
+        config._bce_bugs = load_known_bugs()  # type: ignore[attr-defined]
+        config._bce_used_bugs = set()  # type: ignore[attr-defined]
+    return plan
+
+
+def _bug_for(config: pytest.Config, check) -> KnownBug | None:
+    bug = find(
+        config._bce_bugs,  # type: ignore[attr-defined]
+        adapter=check.adapter.name,
+        case=check.case.id,
+        dtype=check.dtype,
+        device=check.device,
+        reduction=check.reduction,
+        version=check.adapter.version(),
+    )
+    if bug is not None:
+        config._bce_used_bugs.add(bug)  # type: ignore[attr-defined]
+    return bug
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "check" in metafunc.fixturenames:
+        plan = _plan(metafunc.config)
+        params = []
+        for check in plan.checks:
+            marks = []
+            bug = _bug_for(metafunc.config, check)
+            if bug is not None and bug.strict:  # non-strict ones are applied in the test
+                marks.append(pytest.mark.xfail(strict=True, reason=f"{bug.reason} {bug.link}"))
+            params.append(pytest.param(check, marks=marks, id=check.id))
+        metafunc.parametrize("check", params)
+    if "case_plan" in metafunc.fixturenames:
+        metafunc.parametrize("case_plan", [_plan(metafunc.config)], ids=["cases"])
+
+
+@pytest.fixture(scope="session")
+def runner(pytestconfig: pytest.Config) -> Runner:
+    _plan(pytestconfig)
+    return Runner(pytestconfig._bce_bugs)  # type: ignore[attr-defined]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    plan = getattr(config, "_bce_plan", None)
+    filtered = config.getoption("adapters") or config.getoption("cases")
+    if plan is None or filtered:
+        return
+    stale = [b for b in config._bce_bugs if b not in config._bce_used_bugs]  # type: ignore[attr-defined]
+    for bug in stale:
+        terminalreporter.write_line(
+            f"known_bugs.yaml: entry matches no check (stale?): {bug.adapter} / {bug.case}",
+            yellow=True,
+        )
+    for problem in plan.load_problems:
+        terminalreporter.write_line(
+            f"adapter plug-in not loaded: {problem.source}: {problem.message}"
+        )

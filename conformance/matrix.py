@@ -1,0 +1,222 @@
+"""Expand cases x adapters x dtypes x devices x reductions into checks, and run one check.
+
+A check is skipped, with its reason, when its framework is missing or fails to import,
+the device is absent, the dtype is not one the adapter runs, or the API cannot express the
+call (an option it lacks). Pairs whose form differs (a probabilities case and a logits API)
+are not checks at all. Both pytest and the CLI run checks through ``Runner.run``, so they
+give the same verdicts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from adapters.base import Adapter, Call, Outcome
+from adapters.registry import LoadProblem, all_adapters, select
+from conformance import known_bugs
+from conformance.cases import CASES_DIR, Case, CaseError, load_cases
+from conformance.dtypes import float_format
+from conformance.reference import Inputs, ReferenceCache
+from conformance.verdicts import Judgement, Verdict, judge
+
+DEFAULT_DTYPES = ("float32", "float64")
+DEFAULT_DEVICES = ("cpu", "gpu")
+
+
+@dataclass(frozen=True)
+class Check:
+    adapter: Adapter
+    case: Case
+    dtype: str
+    device: str
+    reduction: str
+
+    @property
+    def id(self) -> str:
+        """Reads as a sentence: adapter-device-dtype-case:reduction."""
+        return f"{self.adapter.name}-{self.device}-{self.dtype}-{self.case.id}:{self.reduction}"
+
+
+@dataclass
+class CheckResult:
+    check: Check
+    judgement: Judgement
+    known_bug: known_bugs.KnownBug | None
+    framework_seconds: float
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.judgement.verdict
+
+    def to_json(self) -> dict:
+        c, j = self.check, self.judgement
+        return {
+            "id": c.id,
+            "adapter": c.adapter.name,
+            "framework": c.adapter.framework,
+            "device": c.device,
+            "dtype": c.dtype,
+            "reduction": c.reduction,
+            "case": c.case.id,
+            "verdict": j.verdict.value,
+            "error_ulps": _finite_or_str(j.error_ulps),
+            "tolerance_ulps": _finite_or_str(j.tolerance_ulps),
+            "conventions": j.conventions,
+            "detail": j.detail,
+            "known_bug": None
+            if self.known_bug is None
+            else {"reason": self.known_bug.reason, "link": self.known_bug.link},
+        }
+
+
+def _finite_or_str(value: float | None) -> float | str | None:
+    if value is None or np.isfinite(value):
+        return value
+    return str(value)  # JSON has no inf/NaN
+
+
+def expand(
+    cases: Iterable[Case],
+    adapters: Sequence[Adapter],
+    dtypes: Sequence[str] = DEFAULT_DTYPES,
+    devices: Sequence[str] = DEFAULT_DEVICES,
+) -> list[Check]:
+    checks = []
+    for case in cases:
+        case_dtypes = [d for d in dtypes if case.dtypes is None or d in case.dtypes]
+        for adapter in adapters:
+            if case.form not in adapter.forms:
+                continue
+            for device in devices:
+                for dtype in case_dtypes:
+                    for reduction in case.reductions:
+                        checks.append(Check(adapter, case, dtype, device, reduction))
+    return checks
+
+
+@dataclass
+class Plan:
+    """What one run will do: the adapters, the cases, the checks, and what failed to load."""
+
+    adapters: list[Adapter]
+    cases: list[Case]
+    checks: list[Check]
+    case_errors: list[CaseError]
+    load_problems: list[LoadProblem]
+    case_paths: list[Path]
+
+
+def build_plan(
+    *,
+    adapter_globs: Sequence[str] | None = None,
+    extra_adapters: Sequence[str] = (),
+    dtypes: Sequence[str] = DEFAULT_DTYPES,
+    devices: Sequence[str] = DEFAULT_DEVICES,
+    case_paths: Sequence[Path] | None = None,
+) -> Plan:
+    """Adapters (built-in, plug-in, ``module:object``) x cases, expanded into checks."""
+    adapters, problems = all_adapters(extra_adapters)
+    adapters = select(adapters, adapter_globs)
+    paths = list(case_paths or [CASES_DIR])
+    cases, case_errors = load_cases(paths)
+    checks = expand(cases, adapters, dtypes, devices)
+    return Plan(adapters, cases, checks, case_errors, problems, paths)
+
+
+def build_call(check: Check) -> tuple[Call, Inputs]:
+    """The framework call (arrays in the dtype) and the reference's exact float64 inputs."""
+    fmt = float_format(check.dtype)
+    arrays = check.case.arrays(fmt)
+    x, y = fmt.round(arrays.input), fmt.round(arrays.target)
+    w = None if arrays.weight is None else fmt.round(arrays.weight)
+    pw = None if arrays.pos_weight is None else fmt.round(arrays.pos_weight)
+
+    def exact(a: np.ndarray | None) -> np.ndarray | None:
+        if a is None:
+            return None
+        return np.broadcast_to(a.astype(np.float64), x.shape)
+
+    call = Call(
+        form=check.case.form,  # type: ignore[arg-type]
+        input=x,
+        target=y,
+        weight=w,
+        pos_weight=pw,
+        reduction=check.reduction,  # type: ignore[arg-type]
+        dtype=check.dtype,
+        device=check.device,
+    )
+    inputs = Inputs(
+        form=check.case.form,
+        dtype=check.dtype,
+        x=x.astype(np.float64),
+        y=y.astype(np.float64),
+        weight=exact(w),
+        pos_weight=exact(pw),
+    )
+    return call, inputs
+
+
+class Runner:
+    """Runs checks, sharing one reference cache and the per-adapter availability answers."""
+
+    def __init__(self, bugs: Sequence[known_bugs.KnownBug] = ()) -> None:
+        self.references = ReferenceCache()
+        self.bugs = list(bugs)
+        self.framework_seconds = 0.0
+        self._unavailable: dict[tuple[str, str], str | None] = {}
+
+    def skip_reason(self, adapter: Adapter, device: str) -> str | None:
+        key = (adapter.name, device)
+        if key not in self._unavailable:
+            reason = adapter.available()
+            if reason is None:
+                start = time.perf_counter()
+                try:
+                    reason = adapter.device_unavailable(device)
+                except Exception as exc:  # a framework that fails to import is a skip
+                    reason = f"{adapter.framework} failed to import: {type(exc).__name__}: {exc}"
+                self.framework_seconds += time.perf_counter() - start
+            self._unavailable[key] = reason
+        return self._unavailable[key]
+
+    def run(self, check: Check) -> CheckResult:
+        adapter = check.adapter
+        reason = self.skip_reason(adapter, check.device)
+        call, inputs = build_call(check)
+        reason = reason or adapter.unsupported(call)
+        if reason:
+            return CheckResult(check, Judgement(Verdict.SKIP, reason), None, 0.0)
+        start = time.perf_counter()
+        outcome: Outcome = adapter.run(call)
+        elapsed = time.perf_counter() - start
+        self.framework_seconds += elapsed
+        judgement = judge(
+            adapter=adapter,
+            outcome=outcome,
+            expect_error=check.case.expect_error,
+            reduction=check.reduction,
+            fmt=float_format(check.dtype),
+            math_ref=lambda: self.references.get(inputs),
+            convention_ref=lambda: self.references.get(inputs, adapter.conventions),
+        )
+        bug = None
+        if judgement.verdict in (Verdict.FAIL, Verdict.ERROR):
+            bug = self.known_bug(check)
+        return CheckResult(check, judgement, bug, elapsed)
+
+    def known_bug(self, check: Check) -> known_bugs.KnownBug | None:
+        return known_bugs.find(
+            self.bugs,
+            adapter=check.adapter.name,
+            case=check.case.id,
+            dtype=check.dtype,
+            device=check.device,
+            reduction=check.reduction,
+            version=check.adapter.version(),
+        )

@@ -1,0 +1,209 @@
+"""The mathematical BCE in high precision, on inputs already rounded to the check's dtype.
+
+    probs:  L = -w [ y log p + (1 - y) log(1 - p) ]
+    logits: L =  w [ (1 - y) softplus(x) + pw y softplus(-x) ],  softplus(t) = log(1 + e^t)
+
+(the logits form is the usual ``(1 - y) x + (1 + (pw - 1) y) softplus(-x)`` rewritten as a
+sum of two non-negative terms, so evaluating it never cancels). ``0 * log 0`` and a zero
+coefficient times an infinite softplus are 0, the limits; a probability outside [0, 1]
+leaves the mathematics undefined (NaN).
+
+Everything is evaluated with mpmath at 128 bits (gmpy2 backend when installed), which is
+exact far beyond float64's 53 bits for these elementary functions, so the reference error
+is negligible against any tolerance here. Values come back as double-double pairs
+(hi + lo) so a float64 check can be measured to a fraction of an ULP.
+
+The same evaluator applies an adapter's declared ``Conventions`` (log floor, probability
+clip, 1 - p rounded to the dtype, subnormal flushing) to give the convention-adjusted
+value. Results are cached by a hash of the inputs, so a run computes each reference once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+import mpmath
+import numpy as np
+
+from adapters.base import Conventions
+from conformance.dtypes import FloatFormat, float_format
+
+PRECISION_BITS = 128
+_CTX = mpmath.MPContext()
+_CTX.prec = PRECISION_BITS
+_ZERO = _CTX.mpf(0)
+_ONE = _CTX.mpf(1)
+_NAN = _CTX.nan
+_INF = _CTX.inf
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The dtype-rounded inputs of one check, held exactly as float64 arrays.
+
+    ``weight`` and ``pos_weight`` are already broadcast to the input's shape.
+    """
+
+    form: str
+    dtype: str
+    x: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray | None = None
+    pos_weight: np.ndarray | None = None
+
+    def key(self, conventions: Conventions | None) -> str:
+        digest = hashlib.sha256()
+        digest.update(f"{self.form}|{self.dtype}|{self.x.shape}|{conventions!r}".encode())
+        for arr in (self.x, self.y, self.weight, self.pos_weight):
+            digest.update(b"-" if arr is None else np.ascontiguousarray(arr).tobytes())
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Exact weighted element losses of one check, and what follows from them."""
+
+    terms: tuple[mpmath.mpf, ...]
+    """w_i L_i, flattened in C order."""
+    shape: tuple[int, ...]
+
+    def elementwise(self) -> tuple[np.ndarray, np.ndarray]:
+        hi, lo = _split(self.terms)
+        return hi.reshape(self.shape), lo.reshape(self.shape)
+
+    def reduced(self, reduction: str) -> tuple[np.ndarray, np.ndarray]:
+        """The exact sum or mean as a double-double pair of 0-d arrays."""
+        total = _CTX.fsum(self.terms) if self.terms else _ZERO
+        if reduction == "mean":
+            total = total / len(self.terms) if self.terms else _NAN
+        hi, lo = _split((total,))
+        return hi.reshape(()), lo.reshape(())
+
+
+def _split(values: tuple[mpmath.mpf, ...]) -> tuple[np.ndarray, np.ndarray]:
+    hi = np.empty(len(values))
+    lo = np.zeros(len(values))
+    for i, v in enumerate(values):
+        h = float(v)
+        hi[i] = h
+        if _CTX.isfinite(v) and np.isfinite(h):
+            lo[i] = float(v - h)
+    return hi, lo
+
+
+class ReferenceCache:
+    """Computes references once per distinct input; records time spent."""
+
+    def __init__(self) -> None:
+        self._store: dict[str, Reference] = {}
+        self.seconds = 0.0
+        self.computed = 0
+
+    def get(self, inputs: Inputs, conventions: Conventions | None = None) -> Reference:
+        key = inputs.key(conventions)
+        ref = self._store.get(key)
+        if ref is None:
+            start = time.perf_counter()
+            ref = compute(inputs, conventions)
+            self.seconds += time.perf_counter() - start
+            self.computed += 1
+            self._store[key] = ref
+        return ref
+
+
+def compute(inputs: Inputs, conventions: Conventions | None = None) -> Reference:
+    """The reference for ``inputs``; with ``conventions``, the convention-adjusted one."""
+    fmt = float_format(inputs.dtype)
+    conv = conventions or Conventions()
+    x = inputs.x.reshape(-1)
+    y = inputs.y.reshape(-1)
+    w = None if inputs.weight is None else inputs.weight.reshape(-1)
+    pw = None if inputs.pos_weight is None else inputs.pos_weight.reshape(-1)
+    evaluate = _probs_element if inputs.form == "probs" else _logits_element
+    terms = []
+    for i in range(x.size):
+        pw_i = 1.0 if pw is None else float(pw[i])
+        loss = evaluate(float(x[i]), float(y[i]), pw_i, fmt, conv, conventions is not None)
+        if w is not None:
+            loss = _times(_CTX.mpf(float(w[i])), loss)
+        if conv.flush_subnormals and _CTX.isfinite(loss) and abs(loss) < fmt.smallest_normal:
+            loss = _ZERO
+        terms.append(loss)
+    return Reference(tuple(terms), inputs.x.shape)
+
+
+def _times(coefficient: mpmath.mpf, value: mpmath.mpf) -> mpmath.mpf:
+    """coefficient * value with 0 * (anything but NaN) = 0, the limit the loss takes."""
+    if coefficient == 0 and not _CTX.isnan(value):
+        return _ZERO
+    return coefficient * value
+
+
+def _flush(v: float, fmt: FloatFormat, conv: Conventions) -> float:
+    if conv.flush_subnormals and v != 0 and abs(v) < fmt.smallest_normal:
+        return 0.0
+    return v
+
+
+def _probs_element(
+    p: float, y: float, _pw: float, fmt: FloatFormat, conv: Conventions, as_framework: bool
+) -> mpmath.mpf:
+    if np.isnan(p) or np.isnan(y):
+        return _NAN
+    p = _flush(p, fmt, conv)
+    y = _flush(y, fmt, conv)
+    if conv.prob_clip is not None:
+        lo = float(fmt.round(np.float64(conv.prob_clip)))
+        hi = float(fmt.round(np.float64(1.0 - conv.prob_clip)))
+        p = min(max(p, lo), hi)
+    if not 0.0 <= p <= 1.0 and not as_framework:
+        return _NAN  # the mathematics is undefined outside [0, 1]
+    mp_p, mp_y = _CTX.mpf(p), _CTX.mpf(y)
+    if conv.complement_in_dtype:
+        log_q = _log(_CTX.mpf(float(fmt.round(np.float64(1.0) - np.float64(p)))))
+    else:
+        log_q = _log1m(mp_p)
+    log_p = _log(mp_p)
+    if conv.log_floor is not None:
+        floor = _CTX.mpf(conv.log_floor)
+        log_p = _CTX.nan if _CTX.isnan(log_p) else max(log_p, floor)
+        log_q = _CTX.nan if _CTX.isnan(log_q) else max(log_q, floor)
+    return -(_times(mp_y, log_p) + _times(_ONE - mp_y, log_q))
+
+
+def _log(v: mpmath.mpf) -> mpmath.mpf:
+    """log with IEEE meaning outside the domain: log 0 = -inf, log of a negative = NaN."""
+    if v < 0 or _CTX.isnan(v):
+        return _NAN
+    return _CTX.log(v) if v > 0 else -_INF
+
+
+def _log1m(p: mpmath.mpf) -> mpmath.mpf:
+    """log(1 - p) without forming 1 - p."""
+    if p > 1 or _CTX.isnan(p):
+        return _NAN
+    return _CTX.log1p(-p) if p < 1 else -_INF
+
+
+def _softplus_pair(x: float) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """(softplus(x), softplus(-x)) from one exp, without overflow: softplus(t) = log(1+e^t)."""
+    if np.isinf(x):
+        return (_INF, _ZERO) if x > 0 else (_ZERO, _INF)
+    mp_x = _CTX.mpf(x)
+    small = _CTX.log1p(_CTX.exp(-abs(mp_x)))  # softplus(-|x|)
+    large = abs(mp_x) + small  # softplus(|x|)
+    return (large, small) if x >= 0 else (small, large)
+
+
+def _logits_element(
+    x: float, y: float, pw: float, fmt: FloatFormat, conv: Conventions, _as_framework: bool
+) -> mpmath.mpf:
+    if np.isnan(x) or np.isnan(y) or np.isnan(pw):
+        return _NAN
+    x = _flush(x, fmt, conv)
+    y = _flush(y, fmt, conv)
+    sp_pos, sp_neg = _softplus_pair(x)
+    mp_y, mp_pw = _CTX.mpf(y), _CTX.mpf(pw)
+    return _times(_ONE - mp_y, sp_pos) + _times(mp_pw * mp_y, sp_neg)

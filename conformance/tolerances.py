@@ -1,0 +1,37 @@
+"""How far from the reference a value may be, in ULPs of the check's dtype, and why.
+
+Per element: ELEMENT_ULPS = 8.
+
+Every input of a check is exact (the reference is computed on the dtype-rounded inputs),
+and BCE is a sum of two non-negative terms, y(-log p) + (1 - y)(-log(1 - p)), or for
+logits (1 - y) softplus(x) + pw y softplus(-x). Nothing in the mathematics cancels, so an
+implementation built from correctly rounded operations (<= 0.5 ULP each: about six of
+them, the products by y, 1 - y, w, pos_weight and the sums) and accurate transcendental
+functions (log, log1p, exp, log_sigmoid: <= 2 ULP each in SLEEF, Eigen, XLA and glibc, two
+of them per element) keeps the relative error of every element within 6 x 0.5 + 2 x 2 = 7
+ULPs, rounded up to 8. This is achievable, not aspirational: optax and numpy.stable meet it
+on every case here (see the report's worst-ULP column). A larger error is an implementation
+losing accuracy (cancellation such as x - x*y, a sigmoid saturating to 1, log(1 - p) on a
+rounded 1 - p); the suite reports it with the measured error, never hides it.
+
+Reductions (sum, mean): 2 * ELEMENT_ULPS + (n - 1) + [1 for mean].
+
+The weighted terms t_i = w_i L_i are non-negative, so relative errors of at most
+ELEMENT_ULPS ULPs in every term give at most that relative error in their sum S; the factor
+2 converts it to ULPs of S (the spacing at S is at least half of S times the unit).
+Adding n non-negative terms in any order costs at most (n - 1) unit roundoffs relative to S
+(Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., eq. 4.4), i.e. at most
+n - 1 ULPs; frameworks sum in orders we do not control (pairwise, blocked, tree), so only
+this worst case is a bound. Dividing by n for mean is one more correctly rounded operation
+(n < 2**24 is exact). The measured error is always reported next to the bound, so a report
+shows how much of the budget an implementation uses.
+"""
+
+from __future__ import annotations
+
+ELEMENT_ULPS = 8.0
+
+
+def reduction_tolerance(n: int, reduction: str) -> float:
+    """Allowed error of a sum or mean of ``n`` non-negative terms, in ULPs of the dtype."""
+    return 2 * ELEMENT_ULPS + max(n - 1, 0) + (1.0 if reduction == "mean" else 0.0)

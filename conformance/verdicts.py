@@ -1,0 +1,161 @@
+"""Turn an adapter's outcome and the reference into a verdict (DESIGN.md, "Verdicts").
+
+| verdict    | meaning                                                                   |
+| pass       | within tolerance of the mathematical reference                            |
+| convention | not the mathematics, but exactly the adapter's declared conventions       |
+| fail       | neither: a wrong value, NaN/inf where the reference is finite, ...         |
+| error      | raised where a value was expected, or a value where an error was expected |
+| skip       | not run here (framework missing, no GPU, an option the API lacks)         |
+
+Element by element, a value may meet the mathematics or, failing that, the reference with
+the adapter's conventions applied; if every element meets one of them and at least one
+needed the conventions, the verdict is ``convention``. For a case that expects an error,
+raising is a pass, and a value is accepted (as ``convention``) only from an adapter that
+declares it computes through out-of-range inputs and returns what its formula gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from adapters.base import Adapter, Outcome
+from conformance.comparison import Comparison, compare
+from conformance.dtypes import FloatFormat
+from conformance.reference import Reference
+from conformance.tolerances import ELEMENT_ULPS, reduction_tolerance
+
+
+class Verdict(str, Enum):
+    PASS = "pass"
+    CONVENTION = "convention"
+    FAIL = "fail"
+    ERROR = "error"
+    SKIP = "skip"
+
+
+@dataclass
+class Judgement:
+    verdict: Verdict
+    detail: str = ""
+    error_ulps: float | None = None
+    """Worst error against the mathematics, in ULPs (None when no value was compared)."""
+    tolerance_ulps: float | None = None
+    """Tolerance at the worst element."""
+    conventions: list[str] = field(default_factory=list)
+
+
+def expected_value(ref: Reference, reduction: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """(hi, lo, tolerance in ULPs) of the reference for ``reduction``."""
+    if reduction == "none":
+        hi, lo = ref.elementwise()
+        return hi, lo, ELEMENT_ULPS
+    hi, lo = ref.reduced(reduction)
+    return hi, lo, reduction_tolerance(len(ref.terms), reduction)
+
+
+def _compare(got: np.ndarray, ref: Reference, reduction: str, fmt: FloatFormat) -> Comparison:
+    hi, lo, tol = expected_value(ref, reduction)
+    return compare(got, hi, lo, np.asarray(tol), fmt)
+
+
+def _describe_worst(got: np.ndarray, ref: Reference, reduction: str, cmp: Comparison) -> str:
+    hi, _, _ = expected_value(ref, reduction)
+    bad = np.flatnonzero(~cmp.within)
+    index = int(bad[np.argmax(cmp.error_ulps[bad])]) if bad.size else 0
+    flat_got = np.asarray(got, dtype=np.float64).reshape(-1)
+    where = f"element {index}: " if hi.size > 1 else ""
+    return (
+        f"{where}got {flat_got[index]!r}, expected {float(hi.reshape(-1)[index])!r} "
+        f"({cmp.error_ulps[index]:.3g} ULP > {cmp.tolerance_ulps[index]:.3g}); "
+        f"{bad.size} of {hi.size} outside tolerance"
+    )
+
+
+def judge(
+    *,
+    adapter: Adapter,
+    outcome: Outcome,
+    expect_error: str | None,
+    reduction: str,
+    fmt: FloatFormat,
+    math_ref: Callable[[], Reference],
+    convention_ref: Callable[[], Reference],
+) -> Judgement:
+    """The verdict of one check. References are passed lazily: the convention-adjusted one
+    is computed only when the mathematics alone does not explain the value."""
+    conv = adapter.conventions
+    if expect_error is not None:
+        return _judge_expected_error(adapter, outcome, expect_error, reduction, fmt, convention_ref)
+    if outcome.error is not None:
+        return Judgement(Verdict.ERROR, f"raised {outcome.error}")
+    got = np.asarray(outcome.value)
+    ref = math_ref()
+    expected_shape = ref.shape if reduction == "none" else ()
+    if got.shape != expected_shape:
+        return Judgement(Verdict.FAIL, f"returned shape {got.shape}, expected {expected_shape}")
+    math_cmp = _compare(got, ref, reduction, fmt)
+    worst = int(np.argmax(math_cmp.error_ulps)) if math_cmp.error_ulps.size else 0
+    measured = {
+        "error_ulps": math_cmp.max_error_ulps,
+        "tolerance_ulps": float(math_cmp.tolerance_ulps[worst]) if got.size else None,
+    }
+    if math_cmp.ok:
+        return Judgement(Verdict.PASS, **measured)
+    if conv.alters_values():
+        conv_ref = convention_ref()
+        conv_cmp = _compare(got, conv_ref, reduction, fmt)
+        if np.all(math_cmp.within | conv_cmp.within):
+            needed = int(np.sum(~math_cmp.within))
+            return Judgement(
+                Verdict.CONVENTION,
+                f"{needed} of {math_cmp.within.size} value(s) match only with conventions "
+                f"applied ({conv_cmp.max_error_ulps:.3g} ULP from the convention reference)",
+                conventions=conv.names(),
+                **measured,
+            )
+    return Judgement(Verdict.FAIL, _describe_worst(got, ref, reduction, math_cmp), **measured)
+
+
+def _judge_expected_error(
+    adapter: Adapter,
+    outcome: Outcome,
+    expect_error: str,
+    reduction: str,
+    fmt: FloatFormat,
+    convention_ref: Callable[[], Reference],
+) -> Judgement:
+    if outcome.error is not None:
+        return Judgement(Verdict.PASS, f"raised as expected: {outcome.error}")
+    conv = adapter.conventions
+    checks = {
+        "invalid-probability": conv.checks_probability_range,
+        "invalid-target": conv.checks_target_range,
+    }[expect_error]
+    got = np.asarray(outcome.value)
+    if not checks:
+        cmp = _compare(got, convention_ref(), reduction, fmt)
+        if cmp.ok:
+            return Judgement(
+                Verdict.CONVENTION,
+                f"{expect_error}: no range check; returned what its formula gives ({_short(got)})",
+                conventions=["no-range-check", *conv.names()],
+            )
+        return Judgement(
+            Verdict.ERROR,
+            f"{expect_error}: returned {_short(got)}, which is not what its own formula "
+            "gives on this input",
+        )
+    return Judgement(
+        Verdict.ERROR,
+        f"{expect_error}: declares a range check but returned {_short(got)} without raising",
+    )
+
+
+def _short(values: np.ndarray) -> str:
+    flat = np.asarray(values, dtype=np.float64).reshape(-1)
+    text = np.array2string(flat[:4], precision=6, separator=", ")
+    return text if flat.size <= 4 else text[:-1] + ", ...]"
