@@ -154,6 +154,7 @@ def load_file(path: Path) -> tuple[list[Case], list[CaseError]]:
     errors: list[CaseError] = []
     bad_cases: set[int] = set()
     for err in sorted(_schema_validator().iter_errors(document), key=lambda e: list(e.path)):
+        err = _deepest(err)
         path_parts = list(err.absolute_path)
         if len(path_parts) >= 2 and path_parts[0] == "cases" and isinstance(path_parts[1], int):
             index = path_parts[1]
@@ -182,6 +183,15 @@ def load_file(path: Path) -> tuple[list[Case], list[CaseError]]:
             continue
         cases.append(_build_case(name, stem, spec))
     return cases, errors
+
+
+def _deepest(err: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """For a value that matches no branch of a oneOf (a nested list of numbers), the
+    sub-error deepest in the document names the exact element; a case-level oneOf (values
+    versus generator) is kept as it is."""
+    while err.validator == "oneOf" and err.context and len(err.absolute_path) > 2:
+        err = max(err.context, key=lambda e: len(e.absolute_path))
+    return err
 
 
 def _case_label(document: Any, index: int) -> str:

@@ -45,8 +45,8 @@ class FloatFormat:
         above the format's range it continues the exponent (so a finite error stays finite).
         """
         mag = np.abs(np.asarray(values, dtype=np.float64))
-        _, exponent = np.frexp(mag)  # mag = m * 2**exponent, m in [0.5, 1)
-        exponent = np.maximum(exponent - 1, self.min_exponent)
+        _, exponent = np.frexp(mag)  # mag = m * 2**exponent, m in [0.5, 1); frexp(0) = (0, 0)
+        exponent = np.where(mag > 0, np.maximum(exponent - 1, self.min_exponent), self.min_exponent)
         return np.ldexp(1.0, exponent - self.mantissa_bits + 1)
 
     def is_subnormal(self, values: np.ndarray) -> np.ndarray:

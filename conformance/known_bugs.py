@@ -64,9 +64,11 @@ class KnownBug:
 
 def load_known_bugs(path: Path = REGISTRY_PATH) -> list[KnownBug]:
     try:
-        entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        entries = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise KnownBugsError(f"{path}: cannot load: {exc}") from exc
+    if entries is None:
+        return []
     if not isinstance(entries, list):
         raise KnownBugsError(f"{path}: expected a list of entries")
     bugs = []

@@ -1,0 +1,154 @@
+"""Adapter discovery: lazy imports, missing or broken frameworks, module:object specs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from adapters.base import Adapter
+from adapters.registry import AdapterSpecError, all_adapters, builtin_adapters, load_spec, select
+from conformance.cases import load_cases
+from conformance.matrix import Runner, expand
+from conformance.verdicts import Verdict
+
+EXPECTED = {
+    "torch.nn.BCELoss",
+    "torch.nn.functional.binary_cross_entropy",
+    "torch.nn.BCEWithLogitsLoss",
+    "torch.nn.functional.binary_cross_entropy_with_logits",
+    "keras.losses.BinaryCrossentropy",
+    "keras.losses.BinaryCrossentropy.from_logits",
+    "tf.nn.sigmoid_cross_entropy_with_logits",
+    "tf.nn.weighted_cross_entropy_with_logits",
+    "optax.sigmoid_binary_cross_entropy",
+    "jax.numpy.textbook",
+    "numpy.textbook",
+    "numpy.stable",
+}
+
+
+def test_every_documented_api_has_an_adapter():
+    assert {a.name for a in builtin_adapters()} == EXPECTED
+
+
+def test_discovery_imports_no_framework():
+    code = textwrap.dedent(
+        """
+        import sys
+        from conformance.matrix import build_plan
+        plan = build_plan()
+        assert plan.checks and not plan.case_errors
+        loaded = {"torch", "tensorflow", "jax", "optax", "keras"} & set(sys.modules)
+        assert not loaded, loaded
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class _Missing(Adapter):
+    name = "test.missing"
+    framework = "surely_not_an_installed_framework"
+    forms = frozenset({"probs"})
+
+
+class _BrokenImport(Adapter):
+    name = "test.broken"
+    framework = "numpy"
+    forms = frozenset({"probs"})
+
+    def devices(self) -> list[str]:
+        raise ImportError("libcuda.so.1: cannot open shared object file")
+
+
+@pytest.mark.parametrize(
+    ("adapter", "reason"),
+    [(_Missing(), "not installed: pip install"), (_BrokenImport(), "failed to import")],
+)
+def test_unusable_framework_is_a_skip_with_reason(adapter, reason):
+    cases, _ = load_cases()
+    check = expand(cases[:1], [adapter], ["float32"], ["cpu"])[0]
+    result = Runner().run(check)
+    assert result.verdict is Verdict.SKIP
+    assert reason in result.judgement.detail
+
+
+def test_missing_gpu_is_a_skip_with_reason():
+    numpy_adapter = next(a for a in builtin_adapters() if a.name == "numpy.stable")
+    cases, _ = load_cases()
+    check = expand(cases[:1], [numpy_adapter], ["float32"], ["gpu"])[0]
+    result = Runner().run(check)
+    assert result.verdict is Verdict.SKIP and "no gpu device" in result.judgement.detail
+
+
+def test_unsupported_option_is_a_skip_not_an_emulation():
+    optax = next(a for a in builtin_adapters() if a.name == "optax.sigmoid_binary_cross_entropy")
+    cases, _ = load_cases()
+    case = next(c for c in cases if c.id == "weights/per-element-logits")
+    result = Runner().run(expand([case], [optax], ["float32"], ["cpu"])[0])
+    assert result.verdict is Verdict.SKIP
+    assert "no per-element weight argument" in result.judgement.detail
+
+
+def test_module_object_specs(tmp_path, monkeypatch):
+    (tmp_path / "my_bce.py").write_text(
+        textwrap.dedent(
+            """
+            from adapters.numpy_bce import NumpyStable
+
+            class Mine(NumpyStable):
+                name = "mine.stable"
+
+            ADAPTERS = [Mine()]
+            def factory():
+                return Mine()
+            NOT_AN_ADAPTER = 42
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert [a.name for a in load_spec("my_bce:ADAPTERS")] == ["mine.stable"]
+    assert [a.name for a in load_spec("my_bce:factory")] == ["mine.stable"]
+    with pytest.raises(AdapterSpecError, match="not an Adapter"):
+        load_spec("my_bce:NOT_AN_ADAPTER")
+    with pytest.raises(AdapterSpecError, match="no attribute"):
+        load_spec("my_bce:nothing")
+    with pytest.raises(AdapterSpecError, match="cannot import"):
+        load_spec("no_such_module_xyz:thing")
+    with pytest.raises(AdapterSpecError, match="expected 'module:object'"):
+        load_spec("my_bce")
+    adapters, _ = all_adapters(["my_bce:ADAPTERS"])
+    assert "mine.stable" in {a.name for a in adapters}
+
+
+def test_duplicate_names_warn_and_keep_the_first(tmp_path, monkeypatch):
+    (tmp_path / "dup_bce.py").write_text(
+        "from adapters.numpy_bce import NumpyStable\nADAPTERS = [NumpyStable()]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.warns(UserWarning, match="registered twice"):
+        adapters, _ = all_adapters(["dup_bce:ADAPTERS"])
+    assert sum(a.name == "numpy.stable" for a in adapters) == 1
+
+
+def test_select_names_the_known_adapters_when_nothing_matches():
+    with pytest.raises(AdapterSpecError, match="known: .*numpy.stable"):
+        select(builtin_adapters(), ["nonsense*"])
+    assert [a.name for a in select(builtin_adapters(), ["numpy.*"])] == [
+        "numpy.textbook",
+        "numpy.stable",
+    ]
+
+
+def test_adapters_return_float64_values():
+    numpy_adapter = next(a for a in builtin_adapters() if a.name == "numpy.stable")
+    cases, _ = load_cases()
+    check = expand(cases[:1], [numpy_adapter], ["float32"], ["cpu"])[0]
+    from conformance.matrix import build_call
+
+    call, _ = build_call(check)
+    outcome = numpy_adapter.run(call)
+    assert outcome.error is None and outcome.value.dtype == np.float64

@@ -1,0 +1,210 @@
+"""The CLI and pytest front ends, with cases and adapters written outside the project."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+USER_ADAPTERS = """
+import numpy as np
+from adapters import formulas
+from adapters.base import Adapter, Conventions
+
+
+class UserLogits(Adapter):
+    framework = "numpy"
+    forms = frozenset({"logits"})
+    supports_pos_weight = True
+    api = "user's own BCE"
+
+    def __init__(self, name, scale=1.0, floor=None):
+        self.name, self.scale = name, scale
+        self.floor = floor
+
+    def _run(self, call):
+        loss = formulas.stable_logits(np, call.input, call.target, call.pos_weight) * self.scale
+        return formulas.reduce(loss, call.reduction, np.mean, np.sum)
+
+
+class UserClampedProbs(Adapter):
+    framework = "numpy"
+    forms = frozenset({"probs"})
+    api = "torch-like clamp written by a user"
+
+    def __init__(self, name, declared):
+        self.name = name
+        if declared:
+            self.conventions = Conventions(log_floor=-100.0)
+
+    def _run(self, call):
+        with np.errstate(divide="ignore"):
+            lp = np.maximum(np.log(call.input), -100)
+            lq = np.maximum(np.log1p(-call.input), -100)
+        loss = -(call.target * lp + (1 - call.target) * lq)
+        return formulas.reduce(loss, call.reduction, np.mean, np.sum)
+
+
+ADAPTERS = [
+    UserLogits("user.good"),
+    UserLogits("user.off-by-1e-4", scale=1.0001),
+    UserClampedProbs("user.clamp-declared", declared=True),
+    UserClampedProbs("user.clamp-undeclared", declared=False),
+]
+"""
+
+USER_CASES = """
+description: a user's own cases
+cases:
+  - id: my-logits
+    description: a few logits
+    form: logits
+    input: [-3.0, 0.25, 4.0]
+    target: [0.0, 1.0, 1.0]
+  - id: my-zero-prob
+    description: p = 0 with y = 1
+    form: probs
+    input: [0.0, 0.5]
+    target: [1.0, 1.0]
+"""
+
+
+@pytest.fixture
+def user_files(tmp_path, monkeypatch):
+    (tmp_path / "user_bce.py").write_text(USER_ADAPTERS)
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "mine.yaml").write_text(USER_CASES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path, cases
+
+
+def _run(tmp_path, *args):
+    out = tmp_path / "report.json"
+    code = main(["run", "--output", str(out), "--devices", "cpu", *args])
+    return code, json.loads(out.read_text())
+
+
+def _verdicts(report, adapter):
+    return {c["verdict"] for c in report["checks"] if c["adapter"] == adapter}
+
+
+def test_user_cases_and_adapters_run_without_changing_the_code(user_files, capsys):
+    tmp_path, cases = user_files
+    code, report = _run(
+        tmp_path, "--cases", str(cases), "--adapter", "user_bce:ADAPTERS", "--adapters", "user.*"
+    )
+    assert report["complete"] and not report["case_errors"]
+    assert _verdicts(report, "user.good") == {"pass"}
+    assert _verdicts(report, "user.off-by-1e-4") == {"fail"}  # the suite can fail
+    assert "convention" in _verdicts(report, "user.clamp-declared")
+    assert "fail" not in _verdicts(report, "user.clamp-declared")
+    assert "fail" in _verdicts(report, "user.clamp-undeclared")  # undeclared clamp is a fail
+    assert code == 1
+    out = capsys.readouterr()
+    assert "user.off-by-1e-4" in out.out and "FAIL: user.off-by-1e-4" in out.err
+
+
+def test_bad_case_file_is_reported_and_the_rest_runs(user_files, capsys):
+    tmp_path, cases = user_files
+    (cases / "broken.yaml").write_text("description: x\ncases:\n  - id: oops\n    form: [\n")
+    code, report = _run(tmp_path, "--cases", str(cases), "--adapters", "numpy.stable")
+    assert code == 1
+    assert len(report["case_errors"]) == 1 and "broken.yaml" in report["case_errors"][0]
+    assert {c["case"] for c in report["checks"]} == {"mine/my-logits", "mine/my-zero-prob"}
+    assert "case error:" in capsys.readouterr().err
+
+
+def test_shipped_matrix_for_numpy_writes_a_complete_report(tmp_path, capsys):
+    code, report = _run(tmp_path, "--adapters", "numpy.*")
+    assert code == 0, "every numpy fail must be a registered known deviation"
+    assert report["complete"]
+    assert set(report["summary"]) == {"numpy.textbook", "numpy.stable"}
+    assert report["summary"]["numpy.stable"]["fail"] == 0
+    assert report["timing"]["checks"] == len(report["checks"]) > 500
+    assert not list(tmp_path.glob(".report.json.*"))  # atomic write leaves no temp file
+    table = capsys.readouterr().out
+    assert "numpy.stable" in table and "checks in" in table
+
+
+def test_unknown_adapter_glob_is_a_usage_error(tmp_path, capsys):
+    assert main(["run", "--output", str(tmp_path / "r.json"), "--adapters", "nope*"]) == 2
+    assert "no adapter matches nope*" in capsys.readouterr().err
+
+
+def test_cases_validate(tmp_path, capsys):
+    assert main(["cases", "validate"]) == 0
+    (tmp_path / "bad.yaml").write_text("description: x\n")
+    assert main(["cases", "validate", str(tmp_path)]) == 1
+    assert "bad.yaml" in capsys.readouterr().out
+
+
+def test_adapters_lists_every_adapter(capsys):
+    assert main(["adapters"]) == 0
+    out = capsys.readouterr().out
+    assert "numpy.stable" in out and "torch.nn.BCELoss" in out
+
+
+def test_pytest_front_end_takes_user_cases_and_adapters(user_files):
+    tmp_path, cases = user_files
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "conformance",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--cases",
+            str(cases),
+            "--adapter",
+            "user_bce:ADAPTERS",
+            "--adapters",
+            "user.good",
+            "--devices",
+            "cpu",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "7 passed" in result.stdout  # 1 logits case x 2 dtypes x 3 reductions + loader
+    ids = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "conformance",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--cases",
+            str(cases),
+            "--adapter",
+            "user_bce:ADAPTERS",
+            "--adapters",
+            "user.good",
+            "--devices",
+            "cpu",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "test_check[user.good-cpu-float32-mine/my-logits:mean]" in ids

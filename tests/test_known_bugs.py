@@ -1,0 +1,64 @@
+"""The known-bug registry: loading, matching by glob and version, malformed files."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.known_bugs import KnownBugsError, find, load_known_bugs
+
+ENTRY = """
+- adapter: [torch.*, optax.*]
+  case: extreme-logits/x-minus-*
+  dtype: float32
+  versions: ">=2.0,<3"
+  reason: cancellation
+  link: https://example.org/issue/1
+"""
+
+
+def _find(bugs, **overrides):
+    query = dict(
+        adapter="torch.nn.BCELoss",
+        case="extreme-logits/x-minus-20",
+        dtype="float32",
+        device="cpu",
+        reduction="none",
+        version="2.13.0",
+    )
+    query.update(overrides)
+    return find(bugs, **query)
+
+
+def test_matching(tmp_path):
+    path = tmp_path / "bugs.yaml"
+    path.write_text(ENTRY)
+    bugs = load_known_bugs(path)
+    assert _find(bugs) is bugs[0]
+    assert _find(bugs, adapter="optax.sigmoid_binary_cross_entropy") is bugs[0]
+    assert _find(bugs, adapter="numpy.stable") is None
+    assert _find(bugs, dtype="float64") is None
+    assert _find(bugs, case="extreme-logits/x-plus-20") is None
+    assert _find(bugs, version="3.1") is None  # fixed upstream: no longer expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- adapter: x\n  case: y\n  reason: r\n",
+        "- {adapter: x, case: y, reason: r, link: l, colour: 1}",
+        "- {adapter: x, case: y, reason: r, link: l, versions: 'not a range'}",
+        "{}",
+        "[oops",
+    ],
+)
+def test_malformed_registry(tmp_path, text):
+    path = tmp_path / "bugs.yaml"
+    path.write_text(text)
+    with pytest.raises(KnownBugsError, match=str(path)):
+        load_known_bugs(path)
+
+
+def test_shipped_registry_has_evidence():
+    for bug in load_known_bugs():
+        assert bug.link.startswith("https://"), bug
+        assert bug.reason.strip()

@@ -1,0 +1,177 @@
+"""The reference against hand-derived values, an independent mpmath formula, and its
+conventions; and the published worked examples in the case files."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+
+from adapters.base import Conventions
+from conformance.cases import load_cases
+from conformance.dtypes import float_format
+from conformance.reference import Inputs, ReferenceCache, compute
+
+
+def _value(form, x, y, *, dtype="float64", weight=None, pos_weight=None, conventions=None):
+    inputs = Inputs(
+        form=form,
+        dtype=dtype,
+        x=np.asarray(x, dtype=np.float64),
+        y=np.asarray(y, dtype=np.float64),
+        weight=None if weight is None else np.asarray(weight, dtype=np.float64),
+        pos_weight=None if pos_weight is None else np.asarray(pos_weight, dtype=np.float64),
+    )
+    hi, lo = compute(inputs, conventions).elementwise()
+    return hi, lo
+
+
+@pytest.mark.parametrize(
+    ("form", "x", "y", "expected"),
+    [
+        ("probs", 0.5, 0.0, math.log(2)),
+        ("probs", 0.5, 1.0, math.log(2)),
+        ("probs", 0.0, 0.0, 0.0),  # 0 log 0 = 0
+        ("probs", 1.0, 1.0, 0.0),
+        ("probs", 0.0, 1.0, math.inf),
+        ("probs", 1.0, 0.0, math.inf),
+        ("probs", 0.25, 1.0, math.log(4)),
+        ("probs", 1.5, 1.0, math.nan),  # undefined outside [0, 1]
+        ("logits", 0.0, 1.0, math.log(2)),
+        ("logits", -0.0, 0.0, math.log(2)),
+        ("logits", math.inf, 1.0, 0.0),
+        ("logits", math.inf, 0.0, math.inf),
+        ("logits", -math.inf, 0.0, 0.0),
+        ("logits", -math.inf, 1.0, math.inf),
+        ("logits", math.log(3), 1.0, math.log(4 / 3)),  # sigmoid(log 3) = 3/4
+        ("logits", math.nan, 1.0, math.nan),
+    ],
+)
+def test_hand_derived_values(form, x, y, expected):
+    hi, _ = _value(form, [x], [y])
+    if math.isnan(expected):
+        assert math.isnan(hi[0])
+    else:
+        assert hi[0] == pytest.approx(expected, rel=1e-15, abs=0)
+
+
+def _independent(form: str, x: float, y: float, pw: float, w: float) -> mpmath.mpf:
+    """BCE written directly from its definition at 400 bits, with no rewriting."""
+    with mpmath.workprec(400):
+        x, y, pw, w = (mpmath.mpf(v) for v in (x, y, pw, w))
+        if form == "probs":
+            return -w * (y * mpmath.log(x) + (1 - y) * mpmath.log(1 - x))
+        p = 1 / (1 + mpmath.exp(-x))
+        return -w * (pw * y * mpmath.log(p) + (1 - y) * mpmath.log(1 - p))
+
+
+@pytest.mark.parametrize("form", ["probs", "logits"])
+def test_matches_independent_mpmath_formula(form):
+    rng = np.random.default_rng(2024)
+    n = 200
+    x = rng.uniform(1e-6, 1 - 1e-6, n) if form == "probs" else rng.normal(0, 8, n)
+    y = rng.uniform(0, 1, n)
+    w = rng.uniform(0, 3, n)
+    pw = rng.uniform(0.1, 5, n) if form == "logits" else None
+    hi, lo = _value(form, x, y, weight=w, pos_weight=pw)
+    for i in range(n):
+        exact = _independent(form, x[i], y[i], 1.0 if pw is None else pw[i], w[i])
+        with mpmath.workprec(400):
+            error = abs((mpmath.mpf(hi[i]) + mpmath.mpf(lo[i])) - exact) / exact
+        assert error < mpmath.mpf(2) ** -100, (i, x[i], y[i])
+
+
+def test_double_double_holds_more_than_float64():
+    hi, lo = _value("probs", [0.1], [1.0])
+    with mpmath.workprec(200):
+        exact = -mpmath.log(mpmath.mpf(0.1))
+        assert abs(mpmath.mpf(hi[0]) - exact) > abs(mpmath.mpf(hi[0]) + mpmath.mpf(lo[0]) - exact)
+    assert lo[0] != 0
+
+
+def test_zero_weight_removes_an_infinite_loss():
+    hi, _ = _value("probs", [0.0, 0.5], [1.0, 1.0], weight=[0.0, 2.0])
+    assert hi.tolist() == [0.0, pytest.approx(2 * math.log(2))]
+
+
+def test_pos_weight_scales_only_the_positive_term():
+    hi, _ = _value("logits", [0.0, 0.0], [1.0, 0.0], pos_weight=[3.0, 3.0])
+    assert hi.tolist() == [pytest.approx(3 * math.log(2)), pytest.approx(math.log(2))]
+
+
+def test_reductions_are_exact_sums():
+    inputs = Inputs("probs", "float64", np.array([0.5, 0.25]), np.array([1.0, 1.0]))
+    ref = compute(inputs)
+    total, _ = ref.reduced("sum")
+    mean, _ = ref.reduced("mean")
+    assert float(total) == pytest.approx(math.log(2) + math.log(4), rel=1e-15)
+    assert float(mean) == pytest.approx((math.log(2) + math.log(4)) / 2, rel=1e-15)
+
+
+def test_log_floor_convention_is_pytorchs_clamp():
+    torch_like = Conventions(log_floor=-100.0)
+    hi, _ = _value("probs", [0.0, 1e-45], [1.0, 1.0], conventions=torch_like)
+    assert hi.tolist() == [100.0, 100.0]  # -log(1e-45) = 103.6 is clamped too
+
+
+def test_prob_clip_convention_rounds_the_bounds_to_the_dtype():
+    keras_like = Conventions(prob_clip=1e-7)
+    hi, _ = _value("probs", [0.0], [0.0], dtype="float32", conventions=keras_like)
+    eps32 = float(np.float32(1e-7))  # the clip bound as float32 sees it
+    assert hi[0] == pytest.approx(-math.log1p(-eps32), rel=1e-15)
+
+
+def test_complement_in_dtype_rounds_one_minus_p():
+    hi, _ = _value(
+        "probs", [1e-30], [0.0], dtype="float32", conventions=Conventions(complement_in_dtype=True)
+    )
+    assert hi[0] == 0.0  # float32(1 - 1e-30) == 1
+    exact, _ = _value("probs", [1e-30], [0.0], dtype="float32")
+    assert exact[0] == pytest.approx(1e-30, rel=1e-15)
+
+
+def test_flush_subnormals_convention():
+    ftz = Conventions(flush_subnormals=True)
+    hi, _ = _value("logits", [-88.0], [0.0], dtype="float32", conventions=ftz)
+    exact, _ = _value("logits", [-88.0], [0.0], dtype="float32")
+    assert hi[0] == 0.0
+    assert float_format("float32").is_subnormal(exact)[0]
+
+
+def test_cache_computes_each_reference_once():
+    cache = ReferenceCache()
+    inputs = Inputs("probs", "float32", np.array([0.3]), np.array([1.0]))
+    same = Inputs("probs", "float32", np.array([0.3]), np.array([1.0]))
+    first = cache.get(inputs)
+    assert cache.get(same) is first
+    cache.get(inputs, Conventions(log_floor=-100.0))
+    assert cache.computed == 2
+
+
+def test_published_examples_reproduce():
+    """Every case that quotes a published value: the reference gives it to its digits."""
+    cases, errors = load_cases()
+    assert not errors
+    published = [c for c in cases if c.published is not None]
+    assert {c.id for c in published} >= {
+        "reductions/three-element-example",
+        "pos-weight/torch-docs-example",
+    }
+    for case in published:
+        fmt = float_format("float64")
+        arrays = case.arrays(fmt)
+        shape = arrays.input.shape
+        pw = None if arrays.pos_weight is None else np.broadcast_to(arrays.pos_weight, shape)
+        inputs = Inputs(case.form, "float64", arrays.input, arrays.target, None, pw)
+        value, _ = compute(inputs).reduced(case.published.reduction)
+        assert f"{float(value):.{case.published.digits}g}" == (
+            f"{case.published.value:.{case.published.digits}g}"
+        ), case.id
+
+
+def test_worked_examples_by_hand():
+    mean = -(math.log(0.6) + math.log(0.8) + math.log(0.7)) / 3
+    assert f"{mean:.4g}" == "0.3635"
+    assert f"{math.log1p(math.exp(-1.5)):.4g}" == "0.2014"
