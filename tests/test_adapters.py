@@ -135,7 +135,7 @@ def test_duplicate_names_warn_and_keep_the_first(tmp_path, monkeypatch):
 
 
 def test_select_names_the_known_adapters_when_nothing_matches():
-    with pytest.raises(AdapterSpecError, match="known: .*numpy.stable"):
+    with pytest.raises(AdapterSpecError, match=r"known: .*numpy\.stable"):
         select(builtin_adapters(), ["nonsense*"])
     assert [a.name for a in select(builtin_adapters(), ["numpy.*"])] == [
         "numpy.textbook",
