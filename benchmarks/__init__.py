@@ -1,0 +1,1 @@
+"""asv benchmarks for bce-conformance (see asv.conf.json)."""
