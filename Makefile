@@ -18,9 +18,11 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/bce-conformance run --output reports/conformance.json
 
-## test: lint, the suite's unit tests, and the conformance matrix as pytest tests.
+## test: lint and types, the suite's unit tests, and the conformance matrix as pytest tests.
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy conformance adapters
 	$(BIN)/python -m pytest
 
 clean:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import ml_dtypes
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,12 @@ class FloatFormat:
     def unit_roundoff(self) -> float:
         return 2.0**-self.mantissa_bits
 
-    def round(self, values: np.ndarray) -> np.ndarray:
+    def round(self, values: ArrayLike) -> np.ndarray:
         """Round float64 values to this format (round to nearest even)."""
         with np.errstate(over="ignore"):
             return np.asarray(values, dtype=np.float64).astype(self.numpy)
 
-    def ulp(self, values: np.ndarray) -> np.ndarray:
+    def ulp(self, values: ArrayLike) -> np.ndarray:
         """Spacing of this format at |values|, as float64.
 
         For 0 and subnormal magnitudes this is the smallest subnormal; for magnitudes
@@ -49,7 +50,7 @@ class FloatFormat:
         exponent = np.where(mag > 0, np.maximum(exponent - 1, self.min_exponent), self.min_exponent)
         return np.ldexp(1.0, exponent - self.mantissa_bits + 1)
 
-    def is_subnormal(self, values: np.ndarray) -> np.ndarray:
+    def is_subnormal(self, values: ArrayLike) -> np.ndarray:
         mag = np.abs(np.asarray(values, dtype=np.float64))
         return (mag > 0) & (mag < self.smallest_normal)
 

@@ -86,14 +86,25 @@ def load_known_bugs(path: Path = REGISTRY_PATH) -> list[KnownBug]:
                 SpecifierSet(entry["versions"])
             except InvalidSpecifier as exc:
                 raise KnownBugsError(f"{path}: entry {index}: versions: {exc}") from exc
-        bugs.append(KnownBug(**{k: _field_value(k, v) for k, v in entry.items()}))
+        bugs.append(
+            KnownBug(
+                adapter=_patterns(entry["adapter"]),
+                case=_patterns(entry["case"]),
+                reason=str(entry["reason"]),
+                link=str(entry["link"]),
+                dtype=_patterns(entry.get("dtype", "*")),
+                device=_patterns(entry.get("device", "*")),
+                reduction=_patterns(entry.get("reduction", "*")),
+                versions=str(entry.get("versions", "")),
+                strict=bool(entry.get("strict", True)),
+            )
+        )
     return bugs
 
 
-def _field_value(name: str, value: object) -> object:
-    if name in _PATTERN_FIELDS:
-        return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
-    return value if name == "strict" else str(value)
+def _patterns(value: object) -> tuple[str, ...]:
+    """A glob or a list of globs, as a tuple."""
+    return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
 
 
 def find(

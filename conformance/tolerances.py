@@ -10,7 +10,7 @@ them, the products by y, 1 - y, w, pos_weight and the sums) and accurate transce
 functions (log, log1p, exp, log_sigmoid: <= 2 ULP each in SLEEF, Eigen, XLA and glibc, two
 of them per element) keeps the relative error of every element within 6 x 0.5 + 2 x 2 = 7
 ULPs, rounded up to 8. This is achievable, not aspirational: optax and numpy.stable meet it
-on every case here (see the report's worst-ULP column). A larger error is an implementation
+on every finite case here (see the report's worst-ULP column). A larger error is an implementation
 losing accuracy (cancellation such as x - x*y, a sigmoid saturating to 1, log(1 - p) on a
 rounded 1 - p); the suite reports it with the measured error, never hides it.
 

@@ -99,12 +99,10 @@ def judge(
         return Judgement(Verdict.FAIL, f"returned shape {got.shape}, expected {expected_shape}")
     math_cmp = _compare(got, ref, reduction, fmt)
     worst = int(np.argmax(math_cmp.error_ulps)) if math_cmp.error_ulps.size else 0
-    measured = {
-        "error_ulps": math_cmp.max_error_ulps,
-        "tolerance_ulps": float(math_cmp.tolerance_ulps[worst]) if got.size else None,
-    }
+    error = math_cmp.max_error_ulps
+    tolerance = float(math_cmp.tolerance_ulps[worst]) if got.size else None
     if math_cmp.ok:
-        return Judgement(Verdict.PASS, **measured)
+        return Judgement(Verdict.PASS, error_ulps=error, tolerance_ulps=tolerance)
     if conv.alters_values():
         conv_ref = convention_ref()
         conv_cmp = _compare(got, conv_ref, reduction, fmt)
@@ -114,10 +112,12 @@ def judge(
                 Verdict.CONVENTION,
                 f"{needed} of {math_cmp.within.size} value(s) match only with conventions "
                 f"applied ({conv_cmp.max_error_ulps:.3g} ULP from the convention reference)",
+                error_ulps=error,
+                tolerance_ulps=tolerance,
                 conventions=conv.names(),
-                **measured,
             )
-    return Judgement(Verdict.FAIL, _describe_worst(got, ref, reduction, math_cmp), **measured)
+    detail = _describe_worst(got, ref, reduction, math_cmp)
+    return Judgement(Verdict.FAIL, detail, error_ulps=error, tolerance_ulps=tolerance)
 
 
 def _judge_expected_error(
