@@ -17,8 +17,16 @@ from pathlib import Path
 import pytest
 
 from adapters.base import DEVICES, DTYPES
-from conformance.known_bugs import KnownBug, find, load_known_bugs
-from conformance.matrix import DEFAULT_DEVICES, DEFAULT_DTYPES, Plan, Runner, build_plan
+from conformance.known_bugs import KnownBug, load_known_bugs
+from conformance.matrix import (
+    DEFAULT_DEVICES,
+    DEFAULT_DTYPES,
+    Check,
+    Plan,
+    Runner,
+    build_plan,
+    known_bug_for,
+)
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -55,16 +63,8 @@ def _plan(config: pytest.Config) -> Plan:
     return plan
 
 
-def _bug_for(config: pytest.Config, check) -> KnownBug | None:
-    bug = find(
-        config._bce_bugs,  # type: ignore[attr-defined]
-        adapter=check.adapter.name,
-        case=check.case.id,
-        dtype=check.dtype,
-        device=check.device,
-        reduction=check.reduction,
-        version=check.adapter.version(),
-    )
+def _bug_for(config: pytest.Config, check: Check) -> KnownBug | None:
+    bug = known_bug_for(config._bce_bugs, check)  # type: ignore[attr-defined]
     if bug is not None:
         config._bce_used_bugs.add(bug)  # type: ignore[attr-defined]
     return bug

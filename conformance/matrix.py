@@ -207,16 +207,18 @@ class Runner:
         )
         bug = None
         if judgement.verdict in (Verdict.FAIL, Verdict.ERROR):
-            bug = self.known_bug(check)
+            bug = known_bug_for(self.bugs, check)
         return CheckResult(check, judgement, bug, elapsed)
 
-    def known_bug(self, check: Check) -> known_bugs.KnownBug | None:
-        return known_bugs.find(
-            self.bugs,
-            adapter=check.adapter.name,
-            case=check.case.id,
-            dtype=check.dtype,
-            device=check.device,
-            reduction=check.reduction,
-            version=check.adapter.version(),
-        )
+
+def known_bug_for(bugs: Sequence[known_bugs.KnownBug], check: Check) -> known_bugs.KnownBug | None:
+    """The registry entry naming ``check``, if any."""
+    return known_bugs.find(
+        bugs,
+        adapter=check.adapter.name,
+        case=check.case.id,
+        dtype=check.dtype,
+        device=check.device,
+        reduction=check.reduction,
+        version=check.adapter.version(),
+    )

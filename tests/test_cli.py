@@ -153,58 +153,20 @@ def test_adapters_lists_every_adapter(capsys):
     assert "numpy.stable" in out and "torch.nn.BCELoss" in out
 
 
+def _pytest_user(tmp_path: Path, cases: Path, *extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    args = ["--cases", str(cases), "--adapter", "user_bce:ADAPTERS", "--adapters", "user.good"]
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider", *args,
+         "--devices", "cpu", *extra],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
 def test_pytest_front_end_takes_user_cases_and_adapters(user_files):
     tmp_path, cases = user_files
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "conformance",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--cases",
-            str(cases),
-            "--adapter",
-            "user_bce:ADAPTERS",
-            "--adapters",
-            "user.good",
-            "--devices",
-            "cpu",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = _pytest_user(tmp_path, cases)
     assert result.returncode == 0, result.stdout[-2000:]
     assert "7 passed" in result.stdout  # 1 logits case x 2 dtypes x 3 reductions + loader
-    ids = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "conformance",
-            "--collect-only",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--cases",
-            str(cases),
-            "--adapter",
-            "user_bce:ADAPTERS",
-            "--adapters",
-            "user.good",
-            "--devices",
-            "cpu",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    ids = _pytest_user(tmp_path, cases, "--collect-only").stdout
     assert "test_check[user.good-cpu-float32-mine/my-logits:mean]" in ids
