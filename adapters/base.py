@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -40,6 +40,8 @@ class Call:
     reduction: Reduction
     dtype: str
     device: str
+    grad: bool = False
+    """Also return d(loss)/d(input) (of the sum of the losses, for reduction none)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Outcome:
     """What the framework returned (as float64) or raised."""
 
     value: np.ndarray | None = None
+    grad: np.ndarray | None = None
     error: str | None = None
 
     @classmethod
@@ -71,6 +74,8 @@ class Conventions:
     """log(1 - p) is evaluated on 1 - p rounded to the input dtype, not as log1p(-p)."""
     flush_subnormals: bool = False
     """Subnormal inputs read as zero and subnormal results are flushed to zero (FTZ/DAZ)."""
+    grad_denominator_floor: float | None = None
+    """The probability gradient is (p - y) / max((1 - p) p, floor) (PyTorch: 1e-12)."""
     checks_probability_range: bool = False
     """Raises on probabilities outside [0, 1]; if False such inputs compute through the formula."""
     checks_target_range: bool = False
@@ -89,6 +94,8 @@ class Conventions:
             out.append("complement-in-dtype")
         if self.flush_subnormals:
             out.append("flush-subnormals")
+        if self.grad_denominator_floor is not None:
+            out.append(f"grad-denominator-floor({self.grad_denominator_floor:g})")
         return out
 
     def alters_values(self) -> bool:
@@ -112,6 +119,8 @@ class Adapter:
     conventions: Conventions = Conventions()
     supports_weight: bool = True
     supports_pos_weight: bool = False
+    supports_grad: bool = False
+    """``_run`` returns (loss, d loss / d input) when ``call.grad`` is set."""
     reductions: frozenset[str] = frozenset(REDUCTIONS)
     api: str = ""
     """The exact call a user writes, shown in reports."""
@@ -170,15 +179,23 @@ class Adapter:
             return f"{self.api} has no pos_weight argument"
         if call.reduction not in self.reductions:
             return f"{self.api} has no reduction={call.reduction!r}"
+        if call.grad and not self.supports_grad:
+            return f"{self.name} implements no gradient (supports_grad is False)"
         return None
 
     def run(self, call: Call) -> Outcome:
         """Run ``call``; any framework exception becomes an Outcome with ``error``."""
         try:
-            value = self._run(call)
+            result = self._run(call)
         except Exception as exc:  # the framework's own error is a result, not a crash
             return Outcome.raised(exc)
-        return Outcome(value=np.asarray(value, dtype=np.float64))
+        value, grad = result if isinstance(result, tuple) else (result, None)
+        return Outcome(
+            value=np.asarray(value, dtype=np.float64),
+            grad=None if grad is None else np.asarray(grad, dtype=np.float64),
+        )
 
-    def _run(self, call: Call) -> np.ndarray:
+    def _run(self, call: Call) -> Any:
+        """The loss, or with ``call.grad`` the pair (loss, gradient), as arrays NumPy can
+        convert. A loss-only adapter returns just the loss and leaves supports_grad False."""
         raise NotImplementedError

@@ -8,7 +8,11 @@ the very same code and differ only in the array library underneath:
   p, sigmoid saturating to exactly 0 or 1 for moderate logits.
 - ``stable_*``: ``log1p`` for the complement and ``logaddexp(0, t)`` for softplus, with
   zero coefficients giving exactly zero (the ``xlogy`` convention).
-Also the reduction step that elementwise-only APIs leave to the user.
+- ``*_grad``: the derivative of each formula with respect to its input, written out as
+  those formulas would be differentiated by hand (the textbook logits gradient goes through
+  the saturating sigmoid by the chain rule, as autodiff of the textbook formula does).
+Also the reduction step that elementwise-only APIs leave to the user, for values and
+gradients.
 """
 
 from __future__ import annotations
@@ -40,6 +44,36 @@ def stable_logits(xp: Any, x: Any, y: Any, pos_weight: Any | None = None) -> Any
     positive = y if pos_weight is None else pos_weight * y
     zero = xp.zeros_like(x)
     return _xlogy(xp, 1 - y, xp.logaddexp(zero, x)) + _xlogy(xp, positive, xp.logaddexp(zero, -x))
+
+
+def textbook_probs_grad(xp: Any, p: Any, y: Any) -> Any:
+    return -y / p + (1 - y) / (1 - p)
+
+
+def textbook_logits_grad(xp: Any, x: Any, y: Any) -> Any:
+    p = 1 / (1 + xp.exp(-x))
+    return textbook_probs_grad(xp, p, y) * p * (1 - p)
+
+
+def stable_probs_grad(xp: Any, p: Any, y: Any) -> Any:
+    return _xlogy(xp, 1 - y, 1 / (1 - p)) - _xlogy(xp, y, 1 / p)
+
+
+def _sigmoid(xp: Any, x: Any) -> Any:
+    """1 / (1 + e^-x) without overflow: e^x / (1 + e^x) for negative x."""
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def stable_logits_grad(xp: Any, x: Any, y: Any, pos_weight: Any | None = None) -> Any:
+    """(1 - y) sigmoid(x) - pw y sigmoid(-x): each term exact to rounding, no 1 - sigmoid."""
+    positive = y if pos_weight is None else pos_weight * y
+    return (1 - y) * _sigmoid(xp, x) - positive * _sigmoid(xp, -x)
+
+
+def reduce_grad(grad: Any, reduction: str, size: int) -> Any:
+    """d(reduced loss)/d(input) from the element derivatives: 1/n of them for mean."""
+    return grad / size if reduction == "mean" else grad
 
 
 def weighted(loss: Any, weight: Any | None) -> Any:

@@ -13,6 +13,7 @@ Conventions, from the sources:
   runs its work under ``tsl::port::ScopedFlushDenormal``, like TensorFlow's thread pools).
 - ``jax.numpy`` textbook: ``adapters/formulas.py``, so ``log(1 - p)`` on a rounded
   ``1 - p``; no range check.
+- Gradients come from ``jax.grad`` (of the sum, for unreduced losses).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def _jax() -> Any:
 class _JaxAdapter(Adapter):
     framework = "jax"
     distribution = ("jax",)
+    supports_grad = True
 
     def devices(self) -> list[str]:
         jax = _jax()
@@ -58,7 +60,7 @@ class _JaxAdapter(Adapter):
             return 'jax.devices("gpu") raises: no GPU backend'
         return None
 
-    def _run(self, call: Call) -> np.ndarray:
+    def _run(self, call: Call) -> tuple[np.ndarray, np.ndarray | None]:
         jax = _jax()
         import jax.numpy as jnp
 
@@ -67,9 +69,17 @@ class _JaxAdapter(Adapter):
         def put(array: np.ndarray | None) -> Any:
             return None if array is None else jax.device_put(jnp.asarray(array), device)
 
-        loss = self._elementwise(put(call.input), put(call.target))
-        loss = formulas.weighted(loss, put(call.weight))
-        return np.asarray(formulas.reduce(loss, call.reduction, jnp.mean, jnp.sum))
+        target, weight = put(call.target), put(call.weight)
+
+        def loss_of(x: Any) -> Any:
+            loss = formulas.weighted(self._elementwise(x, target), weight)
+            return formulas.reduce(loss, call.reduction, jnp.mean, jnp.sum)
+
+        x = put(call.input)
+        value = np.asarray(loss_of(x))
+        if not call.grad:
+            return value, None
+        return value, np.asarray(jax.grad(lambda x: jnp.sum(loss_of(x)))(x))
 
     def _elementwise(self, x: Any, y: Any) -> Any:
         raise NotImplementedError

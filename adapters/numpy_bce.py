@@ -1,9 +1,11 @@
 """NumPy adapters: the BCE formulas people write by hand, run in NumPy.
 
 ``numpy.textbook`` is the formula as written in textbooks; ``numpy.stable`` uses log1p and
-logaddexp. Both take probabilities and logits, per-element weights, and (stable only)
-pos_weight. They raise no error on out-of-range inputs: NumPy returns NaN and warns, and
-the warning is silenced here because the value is what is being checked.
+logaddexp. Their gradients are the analytic derivatives of the formulas as written
+(``adapters/formulas.py``). Both take probabilities and logits and per-element weights;
+``numpy.stable`` also takes pos_weight. They raise no error on out-of-range inputs: NumPy
+returns NaN and warns, and the warning is silenced here because the value is what is being
+checked.
 """
 
 from __future__ import annotations
@@ -17,13 +19,21 @@ from adapters.base import Adapter, Call, Conventions
 class _NumpyFormula(Adapter):
     framework = "numpy"
     distribution = ("numpy",)
+    supports_grad = True
     forms = frozenset({"probs", "logits"})
 
-    def _run(self, call: Call) -> np.ndarray:
+    def _run(self, call: Call) -> tuple[np.ndarray, np.ndarray | None]:
         with np.errstate(all="ignore"):
-            return formulas.reduce(self._weighted(call), call.reduction, np.mean, np.sum)
+            value = formulas.reduce(
+                self._weighted(call, grad=False), call.reduction, np.mean, np.sum
+            )
+            if not call.grad:
+                return value, None
+            grad = self._weighted(call, grad=True)
+            return value, formulas.reduce_grad(grad, call.reduction, call.input.size)
 
-    def _weighted(self, call: Call) -> np.ndarray:
+    def _weighted(self, call: Call, *, grad: bool) -> np.ndarray:
+        """The weighted element losses, or with ``grad`` their derivatives."""
         raise NotImplementedError
 
 
@@ -35,12 +45,14 @@ class NumpyTextbook(_NumpyFormula):
         sources=("adapters/formulas.py: textbook_probs evaluates np.log(1 - p)",),
     )
 
-    def _weighted(self, call: Call) -> np.ndarray:
-        if call.form == "probs":
-            loss = formulas.textbook_probs(np, call.input, call.target)
-        else:
-            loss = formulas.textbook_logits(np, call.input, call.target)
-        return formulas.weighted(loss, call.weight)
+    def _weighted(self, call: Call, *, grad: bool) -> np.ndarray:
+        formula = {
+            ("probs", False): formulas.textbook_probs,
+            ("probs", True): formulas.textbook_probs_grad,
+            ("logits", False): formulas.textbook_logits,
+            ("logits", True): formulas.textbook_logits_grad,
+        }[call.form, grad]
+        return formulas.weighted(formula(np, call.input, call.target), call.weight)
 
 
 class NumpyStable(_NumpyFormula):
@@ -48,12 +60,14 @@ class NumpyStable(_NumpyFormula):
     api = "xlogy(y, p) + xlog1py(1-y, -p); (1-y)*logaddexp(0, x) + pw*y*logaddexp(0, -x)"
     supports_pos_weight = True
 
-    def _weighted(self, call: Call) -> np.ndarray:
+    def _weighted(self, call: Call, *, grad: bool) -> np.ndarray:
+        x, y = call.input, call.target
         if call.form == "probs":
-            loss = formulas.stable_probs(np, call.input, call.target)
+            out = (formulas.stable_probs_grad if grad else formulas.stable_probs)(np, x, y)
         else:
-            loss = formulas.stable_logits(np, call.input, call.target, call.pos_weight)
-        return formulas.masked_weighted(np, loss, call.weight)
+            logits = formulas.stable_logits_grad if grad else formulas.stable_logits
+            out = logits(np, x, y, call.pos_weight)
+        return formulas.masked_weighted(np, out, call.weight)
 
 
 ADAPTERS = (NumpyTextbook(), NumpyStable())

@@ -22,6 +22,8 @@ Keras specifics the adapter translates, as a user would:
   passes the check's dtype, as a float64 user must.
 - ``tf.nn.*`` return element losses; the mean or sum is ``tf.reduce_mean``/``tf.reduce_sum``,
   the step users write. They have no per-element weight argument.
+- Gradients come from ``tf.GradientTape`` (of the sum, for unreduced losses). Keras's clip
+  passes no gradient outside [epsilon, 1 - epsilon] (``clip_by_value``'s gradient).
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ def _tensorflow() -> Any:
 class _TensorflowAdapter(Adapter):
     framework = "tensorflow"
     distribution = ("tensorflow-cpu", "tensorflow")
+    supports_grad = True
 
     def devices(self) -> list[str]:
         tf = _tensorflow()
@@ -84,19 +87,28 @@ class _TensorflowAdapter(Adapter):
             return 'tf.config.list_physical_devices("GPU") is empty'
         return None
 
-    def _run(self, call: Call) -> np.ndarray:
+    def _run(self, call: Call) -> tuple[np.ndarray, np.ndarray | None]:
         tf = _tensorflow()
         with tf.device("/GPU:0" if call.device == "gpu" else "/CPU:0"):
-            return np.asarray(self._loss(tf, call))
+            x = tf.constant(call.input)
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = self._loss(tf, x, call)
+            if not call.grad:
+                return np.asarray(loss), None
+            grad = tape.gradient(loss, x)  # of the sum, for a non-scalar loss
+            if grad is None:
+                raise RuntimeError("tf.GradientTape returned no gradient for the input")
+            return np.asarray(loss), np.asarray(grad)
 
-    def _loss(self, tf: Any, call: Call) -> Any:
+    def _loss(self, tf: Any, x: Any, call: Call) -> Any:
         raise NotImplementedError
 
 
 class _KerasBinaryCrossentropy(_TensorflowAdapter):
     from_logits = False
 
-    def _loss(self, tf: Any, call: Call) -> Any:
+    def _loss(self, tf: Any, x: Any, call: Call) -> Any:
         loss = tf.keras.losses.BinaryCrossentropy(
             from_logits=self.from_logits,
             reduction=_KERAS_REDUCTION[call.reduction],
@@ -106,8 +118,7 @@ class _KerasBinaryCrossentropy(_TensorflowAdapter):
         if call.weight is not None:
             weight = tf.constant(np.broadcast_to(call.weight, call.input.shape))
         y_true = tf.constant(call.target[..., np.newaxis])
-        y_pred = tf.constant(call.input[..., np.newaxis])
-        return loss(y_true, y_pred, sample_weight=weight)
+        return loss(y_true, tf.expand_dims(x, -1), sample_weight=weight)
 
 
 class KerasBinaryCrossentropy(_KerasBinaryCrossentropy):
@@ -132,10 +143,8 @@ class TfSigmoidCrossEntropyWithLogits(_TensorflowAdapter):
     supports_weight = False
     conventions = TF_LOGITS_CONVENTIONS
 
-    def _loss(self, tf: Any, call: Call) -> Any:
-        loss = tf.nn.sigmoid_cross_entropy_with_logits(
-            labels=tf.constant(call.target), logits=tf.constant(call.input)
-        )
+    def _loss(self, tf: Any, x: Any, call: Call) -> Any:
+        loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.constant(call.target), logits=x)
         return formulas.reduce(loss, call.reduction, tf.reduce_mean, tf.reduce_sum)
 
 
@@ -152,11 +161,9 @@ class TfWeightedCrossEntropyWithLogits(_TensorflowAdapter):
             return f"{self.api} requires pos_weight; see tf.nn.sigmoid_cross_entropy_with_logits"
         return super().unsupported(call)
 
-    def _loss(self, tf: Any, call: Call) -> Any:
+    def _loss(self, tf: Any, x: Any, call: Call) -> Any:
         loss = tf.nn.weighted_cross_entropy_with_logits(
-            labels=tf.constant(call.target),
-            logits=tf.constant(call.input),
-            pos_weight=tf.constant(call.pos_weight),
+            labels=tf.constant(call.target), logits=x, pos_weight=tf.constant(call.pos_weight)
         )
         return formulas.reduce(loss, call.reduction, tf.reduce_mean, tf.reduce_sum)
 

@@ -8,7 +8,8 @@ torch is imported inside the methods, never at module import. Conventions are ta
   "BCELoss clamps its log function outputs to be greater than or equal to -100". The
   complement is ``log(1 - p)`` on ``1 - p`` in the input dtype, not ``log1p(-p)``. The
   kernel raises "all elements of input should be between 0 and 1" (and the same for
-  target) via TORCH_CHECK.
+  target) via TORCH_CHECK. Its backward is ``w (p - y) / max((1 - p) p, 1e-12)``, with
+  1e-12 rounded to float32 at every dtype.
 - logits: ``(1 - y) * x - (1 + (pw - 1) * y) * log_sigmoid(x)``; no clamp and no range
   check.
 """
@@ -27,11 +28,16 @@ _BCELOSS_DOC = "https://pytorch.org/docs/stable/generated/torch.nn.BCELoss.html"
 PROBS_CONVENTIONS = Conventions(
     log_floor=-100.0,
     complement_in_dtype=True,
+    # EPSILON = 1e-12 reaches the kernel as a float (measured: float64 gradients are divided by
+    # float32(1e-12) = 9.99999996e-13, not by 1e-12)
+    grad_denominator_floor=float(np.float32(1e-12)),
     checks_probability_range=True,
     checks_target_range=True,
     sources=(
         f"{_BCELOSS_DOC} (log outputs clamped to >= -100)",
         f"{_LOSS_CPP} binary_cross_entropy_out_cpu: std::log(1 - input) and TORCH_CHECK ranges",
+        f"{_LOSS_CPP} binary_cross_entropy_backward_out_cpu: "
+        "(input - target) / max((1 - input) * input, EPSILON), EPSILON = 1e-12",
     ),
 )
 LOGITS_CONVENTIONS = Conventions(
@@ -42,6 +48,7 @@ LOGITS_CONVENTIONS = Conventions(
 class _TorchAdapter(Adapter):
     framework = "torch"
     distribution = ("torch",)
+    supports_grad = True
 
     def devices(self) -> list[str]:
         import torch
@@ -53,7 +60,7 @@ class _TorchAdapter(Adapter):
             return "torch.cuda.is_available() is False"
         return None
 
-    def _run(self, call: Call) -> np.ndarray:
+    def _run(self, call: Call) -> tuple[np.ndarray, np.ndarray | None]:
         import torch
 
         device = "cuda" if call.device == "gpu" else "cpu"
@@ -63,16 +70,23 @@ class _TorchAdapter(Adapter):
                 return None
             return torch.from_numpy(np.array(array)).to(device=device)
 
-        with torch.no_grad():
+        def to_numpy(t: Any) -> np.ndarray:
+            return t.detach().to("cpu", torch.float64).numpy()
+
+        x = tensor(call.input).requires_grad_(call.grad)
+        with torch.set_grad_enabled(call.grad):
             loss = self._loss(
                 torch,
-                tensor(call.input),
+                x,
                 tensor(call.target),
                 weight=tensor(call.weight),
                 pos_weight=tensor(call.pos_weight),
                 reduction=call.reduction,
             )
-        return loss.detach().to("cpu", torch.float64).numpy()
+            if not call.grad:
+                return to_numpy(loss), None
+            (grad,) = torch.autograd.grad(loss, x, grad_outputs=torch.ones_like(loss))
+        return to_numpy(loss), to_numpy(grad)
 
     def _loss(self, torch: Any, x: Any, y: Any, **options: Any) -> Any:
         raise NotImplementedError

@@ -4,8 +4,9 @@ Rules for an element:
 - reference NaN (the mathematics is undefined there): the value must be NaN;
 - reference infinite, or finite but beyond the dtype's range: the value must be that infinity;
 - otherwise the value must be finite and within its tolerance in ULPs of the dtype.
-The error is |(got - hi) - lo| / ulp(hi); got - hi is exact when they are close (Sterbenz),
-so this measures float64 results to a fraction of an ULP.
+The error is |(got - hi) - lo| / ulp(hi), or / ulp(scale) where the quantity is rounded at a
+larger scale than its value (a gradient formed as a difference); got - hi is exact when
+they are close (Sterbenz), so this measures float64 results to a fraction of an ULP.
 """
 
 from __future__ import annotations
@@ -38,18 +39,24 @@ class Comparison:
 
 
 def compare(
-    got: np.ndarray, hi: np.ndarray, lo: np.ndarray, tolerance: np.ndarray, fmt: FloatFormat
+    got: np.ndarray,
+    hi: np.ndarray,
+    lo: np.ndarray,
+    tolerance: float,
+    fmt: FloatFormat,
+    scale: np.ndarray | None = None,
 ) -> Comparison:
+    """Errors in ULPs of the reference, or of ``scale`` (>= |reference|) where given."""
     got = np.asarray(got, dtype=np.float64).reshape(-1)
     hi = np.asarray(hi, dtype=np.float64).reshape(-1)
     lo = np.asarray(lo, dtype=np.float64).reshape(-1)
-    tolerance = np.broadcast_to(np.asarray(tolerance, dtype=np.float64).reshape(-1), hi.shape)
+    basis = hi if scale is None else np.maximum(np.abs(hi), np.asarray(scale).reshape(-1))
     with np.errstate(invalid="ignore", over="ignore"):
         rounded = fmt.round(hi).astype(np.float64)
         special = np.isnan(hi) | ~np.isfinite(rounded)
-        error = np.abs((got - hi) - lo) / fmt.ulp(hi)
+        error = np.abs((got - hi) - lo) / fmt.ulp(basis)
     error = np.where(np.isfinite(got), error, np.inf)
     same_special = (np.isnan(hi) & np.isnan(got)) | (~np.isnan(hi) & (got == rounded))
     error = np.where(special, np.where(same_special, 0.0, np.inf), error)
     within = np.where(special, same_special, error <= tolerance)
-    return Comparison(within=within, error_ulps=error, tolerance_ulps=np.array(tolerance))
+    return Comparison(within=within, error_ulps=error, tolerance_ulps=np.full(hi.shape, tolerance))

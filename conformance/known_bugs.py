@@ -1,6 +1,7 @@
 """The registry of known deviations (``conformance/known_bugs.yaml``): data, not ``if``s.
 
-Each entry names checks by glob (adapter, case, dtype, device, reduction), optionally a
+Each entry names checks by glob (adapter, case, dtype, device, reduction, quantity: value
+or grad), optionally a
 version range of the adapter's framework, a one-line reason and a link (the upstream issue,
 or the documentation that shows the behaviour). A ``fail`` or ``error`` matched by an entry
 is reported as a known bug; pytest makes it a strict xfail, so the day the framework fixes
@@ -20,7 +21,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 REGISTRY_PATH = Path(__file__).with_name("known_bugs.yaml")
-_PATTERN_FIELDS = {"adapter", "case", "dtype", "device", "reduction"}
+_PATTERN_FIELDS = {"adapter", "case", "dtype", "device", "reduction", "quantity"}
 _FIELDS = _PATTERN_FIELDS | {"versions", "reason", "link", "strict"}
 
 
@@ -39,11 +40,20 @@ class KnownBug:
     dtype: tuple[str, ...] = ("*",)
     device: tuple[str, ...] = ("*",)
     reduction: tuple[str, ...] = ("*",)
+    quantity: tuple[str, ...] = ("*",)
+    """value (the loss) or grad (its gradient)."""
     versions: str = ""
     strict: bool = True
 
     def matches(
-        self, adapter: str, case: str, dtype: str, device: str, reduction: str, version: str
+        self,
+        adapter: str,
+        case: str,
+        dtype: str,
+        device: str,
+        reduction: str,
+        quantity: str,
+        version: str,
     ) -> bool:
         pairs = (
             (self.adapter, adapter),
@@ -51,6 +61,7 @@ class KnownBug:
             (self.dtype, dtype),
             (self.device, device),
             (self.reduction, reduction),
+            (self.quantity, quantity),
         )
         if not all(any(fnmatchcase(value, p) for p in patterns) for patterns, value in pairs):
             return False
@@ -95,6 +106,7 @@ def load_known_bugs(path: Path = REGISTRY_PATH) -> list[KnownBug]:
                 dtype=_patterns(entry.get("dtype", "*")),
                 device=_patterns(entry.get("device", "*")),
                 reduction=_patterns(entry.get("reduction", "*")),
+                quantity=_patterns(entry.get("quantity", "*")),
                 versions=str(entry.get("versions", "")),
                 strict=bool(entry.get("strict", True)),
             )
@@ -115,9 +127,10 @@ def find(
     dtype: str,
     device: str,
     reduction: str,
+    quantity: str,
     version: str,
 ) -> KnownBug | None:
     for bug in bugs:
-        if bug.matches(adapter, case, dtype, device, reduction, version):
+        if bug.matches(adapter, case, dtype, device, reduction, quantity, version):
             return bug
     return None

@@ -22,7 +22,7 @@ from conformance import known_bugs
 from conformance.cases import CASES_DIR, Case, CaseError, load_cases
 from conformance.dtypes import float_format
 from conformance.reference import Inputs, ReferenceCache
-from conformance.verdicts import Judgement, Verdict, judge
+from conformance.verdicts import Judgement, Quantity, Verdict, judge
 
 DEFAULT_DTYPES = ("float32", "float64")
 DEFAULT_DEVICES = ("cpu", "gpu")
@@ -35,11 +35,13 @@ class Check:
     dtype: str
     device: str
     reduction: str
+    grad: bool = False
 
     @property
     def id(self) -> str:
-        """Reads as a sentence: adapter-device-dtype-case:reduction."""
-        return f"{self.adapter.name}-{self.device}-{self.dtype}-{self.case.id}:{self.reduction}"
+        """Reads as a sentence: adapter-device-dtype-case:reduction[:grad]."""
+        base = f"{self.adapter.name}-{self.device}-{self.dtype}-{self.case.id}:{self.reduction}"
+        return f"{base}:grad" if self.grad else base
 
 
 @dataclass
@@ -62,6 +64,7 @@ class CheckResult:
             "device": c.device,
             "dtype": c.dtype,
             "reduction": c.reduction,
+            "quantity": "grad" if c.grad else "value",
             "case": c.case.id,
             "verdict": j.verdict.value,
             "error_ulps": _finite_or_str(j.error_ulps),
@@ -95,7 +98,8 @@ def expand(
             for device in devices:
                 for dtype in case_dtypes:
                     for reduction in case.reductions:
-                        checks.append(Check(adapter, case, dtype, device, reduction))
+                        for grad in (False, True):
+                            checks.append(Check(adapter, case, dtype, device, reduction, grad))
     return checks
 
 
@@ -150,6 +154,7 @@ def build_call(check: Check) -> tuple[Call, Inputs]:
         reduction=check.reduction,  # type: ignore[arg-type]
         dtype=check.dtype,
         device=check.device,
+        grad=check.grad,
     )
     inputs = Inputs(
         form=check.case.form,
@@ -200,7 +205,7 @@ class Runner:
             adapter=adapter,
             outcome=outcome,
             expect_error=check.case.expect_error,
-            reduction=check.reduction,
+            quantity=Quantity(check.reduction, check.grad),
             fmt=float_format(check.dtype),
             math_ref=lambda: self.references.get(inputs),
             convention_ref=lambda: self.references.get(inputs, adapter.conventions),
@@ -220,5 +225,6 @@ def known_bug_for(bugs: Sequence[known_bugs.KnownBug], check: Check) -> known_bu
         dtype=check.dtype,
         device=check.device,
         reduction=check.reduction,
+        quantity="grad" if check.grad else "value",
         version=check.adapter.version(),
     )

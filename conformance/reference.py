@@ -1,21 +1,34 @@
-"""The mathematical BCE in high precision, on inputs already rounded to the check's dtype.
+"""The mathematical BCE and its gradient in high precision, on inputs already rounded to
+the check's dtype.
 
     probs:  L = -w [ y log p + (1 - y) log(1 - p) ]
+            dL/dp = w [ -y / p + (1 - y) / (1 - p) ]
     logits: L =  w [ (1 - y) softplus(x) + pw y softplus(-x) ],  softplus(t) = log(1 + e^t)
+            dL/dx = w [ (1 - y) sigmoid(x) - pw y sigmoid(-x) ]
 
-(the logits form is the usual ``(1 - y) x + (1 + (pw - 1) y) softplus(-x)`` rewritten as a
-sum of two non-negative terms, so evaluating it never cancels). ``0 * log 0`` and a zero
-coefficient times an infinite softplus are 0, the limits; a probability outside [0, 1]
-leaves the mathematics undefined (NaN).
+The logits loss is the usual ``(1 - y) x + (1 + (pw - 1) y) softplus(-x)`` rewritten as a
+sum of two non-negative terms, so evaluating it never cancels; its derivative follows from
+softplus' = sigmoid. The probability gradient is the docs' ``w (p - y) / (p (1 - p))`` split
+into its two terms, so p = 0 or 1 with a zero coefficient stays finite. ``0 * log 0``,
+``0 * (1/0)`` and a zero coefficient times an infinite softplus are 0, the limits; a
+probability outside [0, 1] leaves the mathematics undefined (NaN). For a reduction, the
+gradient is that of the reduced loss: 1/n times the above for mean, the above for sum and
+for none (the gradient of the sum, what ``backward(ones)`` computes). tests/ checks every
+one of these against high-precision finite differences.
 
 Everything is evaluated with mpmath at 128 bits (gmpy2 backend when installed), which is
 exact far beyond float64's 53 bits for these elementary functions, so the reference error
 is negligible against any tolerance here. Values come back as double-double pairs
-(hi + lo) so a float64 check can be measured to a fraction of an ULP.
+(hi + lo) so a float64 check can be measured to a fraction of an ULP. Each gradient also
+carries the size of the two terms of the difference as the frameworks document it,
+sigmoid(x) (1 + (pw - 1) y) and pw y for logits, y / p and (1 - y) / (1 - p) for
+probabilities: the scale at which an implementation of that difference rounds
+(tolerances.py). The gradient value itself is computed without cancellation.
 
 The same evaluator applies an adapter's declared ``Conventions`` (log floor, probability
-clip, 1 - p rounded to the dtype, subnormal flushing) to give the convention-adjusted
-value. Results are cached by a hash of the inputs, so a run computes each reference once.
+clip, 1 - p rounded to the dtype, subnormal flushing, a floored gradient denominator) to
+give the convention-adjusted values. Results are cached by a hash of the inputs, so a run
+computes each reference once.
 """
 
 from __future__ import annotations
@@ -62,12 +75,32 @@ class Inputs:
 
 
 @dataclass(frozen=True)
+class Element:
+    """One element: its loss, its derivative, and the size of the derivative's terms."""
+
+    loss: mpmath.mpf
+    grad: mpmath.mpf
+    grad_terms: mpmath.mpf
+
+
+@dataclass(frozen=True)
 class Reference:
-    """Exact weighted element losses of one check, and what follows from them."""
+    """Exact weighted element losses and gradients of one check."""
 
     terms: tuple[mpmath.mpf, ...]
     """w_i L_i, flattened in C order."""
+    grads: tuple[mpmath.mpf, ...]
+    """w_i dL_i/dx_i."""
+    grad_terms: np.ndarray
+    """|w_i| (|first term| + |second term|) of each gradient, float64."""
     shape: tuple[int, ...]
+    flush_below: float = 0.0
+    """Results smaller than this become 0 (the smallest normal under flush-subnormals)."""
+
+    def _flush(self, value: mpmath.mpf) -> mpmath.mpf:
+        if _CTX.isfinite(value) and abs(value) < self.flush_below:
+            return _ZERO
+        return value
 
     def elementwise(self) -> tuple[np.ndarray, np.ndarray]:
         hi, lo = _split(self.terms)
@@ -78,8 +111,15 @@ class Reference:
         total = _CTX.fsum(self.terms) if self.terms else _ZERO
         if reduction == "mean":
             total = total / len(self.terms) if self.terms else _NAN
-        hi, lo = _split((total,))
+        hi, lo = _split((self._flush(total),))
         return hi.reshape(()), lo.reshape(())
+
+    def gradient(self, reduction: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """d(reduced loss)/d(input): (hi, lo, term magnitudes), each shaped like the input."""
+        scale = _ONE / len(self.grads) if reduction == "mean" and self.grads else _ONE
+        hi, lo = _split(tuple(self._flush(g * scale) for g in self.grads))
+        magnitudes = self.grad_terms * float(scale)
+        return hi.reshape(self.shape), lo.reshape(self.shape), magnitudes.reshape(self.shape)
 
 
 def _split(values: tuple[mpmath.mpf, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -122,16 +162,26 @@ def compute(inputs: Inputs, conventions: Conventions | None = None) -> Reference
     w = None if inputs.weight is None else inputs.weight.reshape(-1)
     pw = None if inputs.pos_weight is None else inputs.pos_weight.reshape(-1)
     evaluate = _probs_element if inputs.form == "probs" else _logits_element
-    terms = []
+    terms, grads = [], []
+    grad_terms = np.empty(x.size)
     for i in range(x.size):
         pw_i = 1.0 if pw is None else float(pw[i])
-        loss = evaluate(float(x[i]), float(y[i]), pw_i, fmt, conv, conventions is not None)
+        e = evaluate(float(x[i]), float(y[i]), pw_i, fmt, conv, conventions is not None)
+        loss, grad, size = e.loss, e.grad, e.grad_terms
         if w is not None:
-            loss = _times(_CTX.mpf(float(w[i])), loss)
-        if conv.flush_subnormals and _CTX.isfinite(loss) and abs(loss) < fmt.smallest_normal:
-            loss = _ZERO
-        terms.append(loss)
-    return Reference(tuple(terms), inputs.x.shape)
+            weight = _CTX.mpf(float(w[i]))
+            loss, grad, size = _times(weight, loss), _times(weight, grad), abs(weight) * size
+        terms.append(_flushed(loss, fmt, conv))
+        grads.append(_flushed(grad, fmt, conv))
+        grad_terms[i] = float(size)
+    flush_below = fmt.smallest_normal if conv.flush_subnormals else 0.0
+    return Reference(tuple(terms), tuple(grads), grad_terms, inputs.x.shape, flush_below)
+
+
+def _flushed(value: mpmath.mpf, fmt: FloatFormat, conv: Conventions) -> mpmath.mpf:
+    if conv.flush_subnormals and _CTX.isfinite(value) and abs(value) < fmt.smallest_normal:
+        return _ZERO
+    return value
 
 
 def _times(coefficient: mpmath.mpf, value: mpmath.mpf) -> mpmath.mpf:
@@ -149,28 +199,46 @@ def _flush(v: float, fmt: FloatFormat, conv: Conventions) -> float:
 
 def _probs_element(
     p: float, y: float, _pw: float, fmt: FloatFormat, conv: Conventions, as_framework: bool
-) -> mpmath.mpf:
+) -> Element:
     if np.isnan(p) or np.isnan(y):
-        return _NAN
+        # clip_by_value passes no gradient to a NaN (it is not inside the range)
+        return Element(_NAN, _NAN if conv.prob_clip is None else _ZERO, _NAN)
     p = _flush(p, fmt, conv)
     y = _flush(y, fmt, conv)
+    clipped = False
     if conv.prob_clip is not None:
         lo = float(fmt.round(np.float64(conv.prob_clip)))
         hi = float(fmt.round(np.float64(1.0 - conv.prob_clip)))
+        clipped = not lo <= p <= hi  # clip_by_value passes no gradient outside its range
         p = min(max(p, lo), hi)
     if not 0.0 <= p <= 1.0 and not as_framework:
-        return _NAN  # the mathematics is undefined outside [0, 1]
+        return Element(_NAN, _NAN, _NAN)  # the mathematics is undefined outside [0, 1]
     mp_p, mp_y = _CTX.mpf(p), _CTX.mpf(y)
     if conv.complement_in_dtype:
-        log_q = _log(_CTX.mpf(float(fmt.round(np.float64(1.0) - np.float64(p)))))
+        q = _CTX.mpf(float(fmt.round(np.float64(1.0) - np.float64(p))))
+        log_q = _log(q)
     else:
+        q = _ONE - mp_p
         log_q = _log1m(mp_p)
     log_p = _log(mp_p)
     if conv.log_floor is not None:
         floor = _CTX.mpf(conv.log_floor)
         log_p = _CTX.nan if _CTX.isnan(log_p) else max(log_p, floor)
         log_q = _CTX.nan if _CTX.isnan(log_q) else max(log_q, floor)
-    return -(_times(mp_y, log_p) + _times(_ONE - mp_y, log_q))
+    loss = -(_times(mp_y, log_p) + _times(_ONE - mp_y, log_q))
+    if clipped:
+        return Element(loss, _ZERO, _ZERO)
+    if conv.grad_denominator_floor is not None:
+        # PyTorch's backward: (p - y) / max((1 - p) p, EPSILON)
+        denominator = max(q * mp_p, _CTX.mpf(conv.grad_denominator_floor))
+        return Element(loss, (mp_p - mp_y) / denominator, (abs(mp_p) + abs(mp_y)) / denominator)
+    first = _times(mp_y, _reciprocal(mp_p))
+    second = _times(_ONE - mp_y, _reciprocal(q))
+    return Element(loss, second - first, abs(first) + abs(second))
+
+
+def _reciprocal(v: mpmath.mpf) -> mpmath.mpf:
+    return _INF if v == 0 else 1 / v
 
 
 def _log(v: mpmath.mpf) -> mpmath.mpf:
@@ -187,23 +255,31 @@ def _log1m(p: mpmath.mpf) -> mpmath.mpf:
     return _CTX.log1p(-p) if p < 1 else -_INF
 
 
-def _softplus_pair(x: float) -> tuple[mpmath.mpf, mpmath.mpf]:
-    """(softplus(x), softplus(-x)) from one exp, without overflow: softplus(t) = log(1+e^t)."""
+def _softplus_and_sigmoid(x: float) -> tuple[mpmath.mpf, mpmath.mpf, mpmath.mpf, mpmath.mpf]:
+    """softplus(x), softplus(-x), sigmoid(x), sigmoid(-x) from one exp, without overflow."""
     if np.isinf(x):
-        return (_INF, _ZERO) if x > 0 else (_ZERO, _INF)
+        return (_INF, _ZERO, _ONE, _ZERO) if x > 0 else (_ZERO, _INF, _ZERO, _ONE)
     mp_x = _CTX.mpf(x)
-    small = _CTX.log1p(_CTX.exp(-abs(mp_x)))  # softplus(-|x|)
+    e = _CTX.exp(-abs(mp_x))  # in (0, 1]
+    small = _CTX.log1p(e)  # softplus(-|x|)
     large = abs(mp_x) + small  # softplus(|x|)
-    return (large, small) if x >= 0 else (small, large)
+    near_one, near_zero = 1 / (1 + e), e / (1 + e)  # sigmoid(|x|), sigmoid(-|x|)
+    if x >= 0:
+        return large, small, near_one, near_zero
+    return small, large, near_zero, near_one
 
 
 def _logits_element(
     x: float, y: float, pw: float, fmt: FloatFormat, conv: Conventions, _as_framework: bool
-) -> mpmath.mpf:
+) -> Element:
     if np.isnan(x) or np.isnan(y) or np.isnan(pw):
-        return _NAN
+        return Element(_NAN, _NAN, _NAN)
     x = _flush(x, fmt, conv)
     y = _flush(y, fmt, conv)
-    sp_pos, sp_neg = _softplus_pair(x)
+    sp_pos, sp_neg, sig_pos, sig_neg = _softplus_and_sigmoid(x)
     mp_y, mp_pw = _CTX.mpf(y), _CTX.mpf(pw)
-    return _times(_ONE - mp_y, sp_pos) + _times(mp_pw * mp_y, sp_neg)
+    loss = _times(_ONE - mp_y, sp_pos) + _times(mp_pw * mp_y, sp_neg)
+    grad = _times(_ONE - mp_y, sig_pos) - _times(mp_pw * mp_y, sig_neg)
+    # the documented form sigmoid(x) (1 + (pw - 1) y) - pw y: the scale it rounds at
+    terms = abs(sig_pos * (1 + (mp_pw - 1) * mp_y)) + abs(mp_pw * mp_y)
+    return Element(loss, grad, terms)

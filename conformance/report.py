@@ -19,13 +19,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Adapter
+from adapters.base import DTYPES, Adapter
 from conformance.cases import CaseError
 from conformance.matrix import CheckResult
 from conformance.verdicts import Verdict
 
 SCHEMA_VERSION = 1
 VERDICTS = [v.value for v in Verdict]
+DTYPE_ORDER = list(DTYPES)
 
 
 def build_report(
@@ -73,10 +74,10 @@ def _adapter_info(adapter: Adapter) -> dict[str, Any]:
 
 def summarise(results: Iterable[CheckResult]) -> dict[str, dict[str, Any]]:
     """Per adapter: verdict counts, known bugs among the fails, and the worst ULP error per
-    dtype among passing checks (a convention's error against the mathematics is unbounded
-    by design, and a fail's is in its detail)."""
+    quantity (value, grad) and dtype among passing checks (a convention's error against the
+    mathematics is unbounded by design, and a fail's is in its detail)."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
-    worst: dict[str, dict[str, float]] = defaultdict(dict)
+    worst: dict[str, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
     for r in results:
         name = r.check.adapter.name
         counts[name][r.verdict.value] += 1
@@ -84,13 +85,16 @@ def summarise(results: Iterable[CheckResult]) -> dict[str, dict[str, Any]]:
             counts[name]["known_bug"] += 1
         error = r.judgement.error_ulps
         if error is not None and r.verdict is Verdict.PASS:
-            dtype = r.check.dtype
-            worst[name][dtype] = max(worst[name].get(dtype, 0.0), error)
+            by_dtype = worst[name]["grad" if r.check.grad else "value"]
+            by_dtype[r.check.dtype] = max(by_dtype.get(r.check.dtype, 0.0), error)
     return {
         name: {
             **{v: counts[name][v] for v in VERDICTS},
             "known_bug": counts[name]["known_bug"],
-            "worst_ulps_within_tolerance": {d: round(e, 3) for d, e in sorted(worst[name].items())},
+            "worst_ulps": {
+                quantity: {d: round(e, 3) for d, e in sorted(worst[name][quantity].items())}
+                for quantity in ("value", "grad")
+            },
         }
         for name in counts
     }
@@ -114,22 +118,24 @@ def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
 
 def summary_table(report: dict[str, Any]) -> str:
     """A fixed-width table: one row per adapter, verdict counts and worst errors."""
-    dtypes = sorted(
-        {d for s in report["summary"].values() for d in s["worst_ulps_within_tolerance"]}
-    )
-    header = ["adapter", *VERDICTS, "known", *(f"worst ULP {d}" for d in dtypes)]
+    columns = sorted(
+        {(q, d) for s in report["summary"].values() for q in ("value", "grad")
+         for d in s["worst_ulps"][q]},
+        key=lambda qd: (qd[0] != "value", DTYPE_ORDER.index(qd[1])),
+    )  # fmt: skip
+    header = ["adapter", *VERDICTS, "known", *(f"{q} {d}" for q, d in columns)]
     rows = [header]
     for name in report["adapters"]:
         s = report["summary"].get(name)
         if s is None:
             continue
-        worst = s["worst_ulps_within_tolerance"]
+        worst = s["worst_ulps"]
         rows.append(
             [
                 name,
                 *(str(s[v]) for v in VERDICTS),
                 str(s["known_bug"]),
-                *(f"{worst[d]:.3g}" if d in worst else "-" for d in dtypes),
+                *(f"{worst[q][d]:.3g}" if d in worst[q] else "-" for q, d in columns),
             ]
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -140,6 +146,8 @@ def summary_table(report: dict[str, Any]) -> str:
         lines.append("  ".join(cells))
         if index == 0:
             lines.append("  ".join("-" * w for w in widths))
+    lines.append("(last columns: worst error in ULPs among passing checks; gradients in ULPs of")
+    lines.append(" the size of their two terms)")
     t = report["timing"]
     lines.append("")
     lines.append(

@@ -25,11 +25,24 @@ n - 1 ULPs; frameworks sum in orders we do not control (pairwise, blocked, tree)
 this worst case is a bound. Dividing by n for mean is one more correctly rounded operation
 (n < 2**24 is exact). The measured error is always reported next to the bound, so a report
 shows how much of the budget an implementation uses.
+
+Gradients: GRAD_ULPS = 8 ULPs of the size of the difference's terms.
+
+Unlike the loss, the gradient is a genuine difference, and every framework computes it the
+way its documentation writes it: sigmoid(x) (1 + (pw - 1) y) - pw y for logits (PyTorch's
+backward, autodiff of the TF formula), -y/p + (1 - y)/(1 - p) or (p - y)/(p (1 - p)) for
+probabilities. Rounding then happens at the size of the terms, M = |first| + |second|,
+not of the result: sigmoid(20) - 1 cannot come out as -2.06e-9 in float32, only as 0.
+So the error is measured in ULPs of M: the same budget of about six roundings and two
+transcendental functions (8 ULPs), taken at the scale the difference is formed at. The
+error is reported in those ULPs (of max(|gradient|, M)). The division by n of mean is
+inside that budget.
 """
 
 from __future__ import annotations
 
 ELEMENT_ULPS = 8.0
+GRAD_ULPS = 8.0
 
 
 def reduction_tolerance(n: int, reduction: str) -> float:

@@ -26,7 +26,7 @@ from adapters.base import Adapter, Outcome
 from conformance.comparison import Comparison, compare
 from conformance.dtypes import FloatFormat
 from conformance.reference import Reference
-from conformance.tolerances import ELEMENT_ULPS, reduction_tolerance
+from conformance.tolerances import ELEMENT_ULPS, GRAD_ULPS, reduction_tolerance
 
 
 class Verdict(str, Enum):
@@ -48,29 +48,43 @@ class Judgement:
     conventions: list[str] = field(default_factory=list)
 
 
-def expected_value(ref: Reference, reduction: str) -> tuple[np.ndarray, np.ndarray, float]:
-    """(hi, lo, tolerance in ULPs) of the reference for ``reduction``."""
-    if reduction == "none":
-        hi, lo = ref.elementwise()
-        return hi, lo, ELEMENT_ULPS
-    hi, lo = ref.reduced(reduction)
-    return hi, lo, reduction_tolerance(len(ref.terms), reduction)
+@dataclass(frozen=True)
+class Quantity:
+    """What a check compares: the loss, or its gradient with respect to the input."""
+
+    reduction: str
+    grad: bool
+
+    def expected(self, ref: Reference) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None]:
+        """(hi, lo, tolerance in ULPs, the scale the ULPs are taken at; None: the value)."""
+        if self.grad:
+            hi, lo, terms = ref.gradient(self.reduction)
+            return hi, lo, GRAD_ULPS, terms
+        if self.reduction == "none":
+            hi, lo = ref.elementwise()
+            return hi, lo, ELEMENT_ULPS, None
+        hi, lo = ref.reduced(self.reduction)
+        return hi, lo, reduction_tolerance(len(ref.terms), self.reduction), None
+
+    def shape(self, ref: Reference) -> tuple[int, ...]:
+        return ref.shape if self.grad or self.reduction == "none" else ()
 
 
-def _compare(got: np.ndarray, ref: Reference, reduction: str, fmt: FloatFormat) -> Comparison:
-    hi, lo, tol = expected_value(ref, reduction)
-    return compare(got, hi, lo, np.asarray(tol), fmt)
+def _compare(got: np.ndarray, ref: Reference, quantity: Quantity, fmt: FloatFormat) -> Comparison:
+    hi, lo, tol, scale = quantity.expected(ref)
+    return compare(got, hi, lo, tol, fmt, scale)
 
 
-def _describe_worst(got: np.ndarray, ref: Reference, reduction: str, cmp: Comparison) -> str:
-    hi, _, _ = expected_value(ref, reduction)
+def _describe_worst(got: np.ndarray, ref: Reference, quantity: Quantity, cmp: Comparison) -> str:
+    hi, _, _, scale = quantity.expected(ref)
     bad = np.flatnonzero(~cmp.within)
     index = int(bad[np.argmax(cmp.error_ulps[bad])]) if bad.size else 0
     flat_got = np.asarray(got, dtype=np.float64).reshape(-1)
     where = f"element {index}: " if hi.size > 1 else ""
+    unit = "ULP" if scale is None else "ULP of the terms"
     return (
-        f"{where}got {flat_got[index]!r}, expected {float(hi.reshape(-1)[index])!r} "
-        f"({cmp.error_ulps[index]:.3g} ULP > {cmp.tolerance_ulps[index]:.3g}); "
+        f"{where}got {float(flat_got[index])!r}, expected {float(hi.reshape(-1)[index])!r} "
+        f"({cmp.error_ulps[index]:.3g} {unit} > {cmp.tolerance_ulps[index]:.3g}); "
         f"{bad.size} of {hi.size} outside tolerance"
     )
 
@@ -80,7 +94,7 @@ def judge(
     adapter: Adapter,
     outcome: Outcome,
     expect_error: str | None,
-    reduction: str,
+    quantity: Quantity,
     fmt: FloatFormat,
     math_ref: Callable[[], Reference],
     convention_ref: Callable[[], Reference],
@@ -89,15 +103,18 @@ def judge(
     is computed only when the mathematics alone does not explain the value."""
     conv = adapter.conventions
     if expect_error is not None:
-        return _judge_expected_error(adapter, outcome, expect_error, reduction, fmt, convention_ref)
+        return _judge_expected_error(adapter, outcome, expect_error, quantity, fmt, convention_ref)
     if outcome.error is not None:
         return Judgement(Verdict.ERROR, f"raised {outcome.error}")
-    got = np.asarray(outcome.value)
+    returned = outcome.grad if quantity.grad else outcome.value
+    if returned is None:
+        return Judgement(Verdict.ERROR, "returned no gradient")
+    got = np.asarray(returned)
     ref = math_ref()
-    expected_shape = ref.shape if reduction == "none" else ()
+    expected_shape = quantity.shape(ref)
     if got.shape != expected_shape:
         return Judgement(Verdict.FAIL, f"returned shape {got.shape}, expected {expected_shape}")
-    math_cmp = _compare(got, ref, reduction, fmt)
+    math_cmp = _compare(got, ref, quantity, fmt)
     worst = int(np.argmax(math_cmp.error_ulps)) if math_cmp.error_ulps.size else 0
     error = math_cmp.max_error_ulps
     tolerance = float(math_cmp.tolerance_ulps[worst]) if got.size else None
@@ -105,7 +122,7 @@ def judge(
         return Judgement(Verdict.PASS, error_ulps=error, tolerance_ulps=tolerance)
     if conv.alters_values():
         conv_ref = convention_ref()
-        conv_cmp = _compare(got, conv_ref, reduction, fmt)
+        conv_cmp = _compare(got, conv_ref, quantity, fmt)
         if np.all(math_cmp.within | conv_cmp.within):
             needed = int(np.sum(~math_cmp.within))
             return Judgement(
@@ -116,7 +133,7 @@ def judge(
                 tolerance_ulps=tolerance,
                 conventions=conv.names(),
             )
-    detail = _describe_worst(got, ref, reduction, math_cmp)
+    detail = _describe_worst(got, ref, quantity, math_cmp)
     return Judgement(Verdict.FAIL, detail, error_ulps=error, tolerance_ulps=tolerance)
 
 
@@ -124,7 +141,7 @@ def _judge_expected_error(
     adapter: Adapter,
     outcome: Outcome,
     expect_error: str,
-    reduction: str,
+    quantity: Quantity,
     fmt: FloatFormat,
     convention_ref: Callable[[], Reference],
 ) -> Judgement:
@@ -135,9 +152,9 @@ def _judge_expected_error(
         "invalid-probability": conv.checks_probability_range,
         "invalid-target": conv.checks_target_range,
     }[expect_error]
-    got = np.asarray(outcome.value)
+    got = np.asarray(outcome.grad if quantity.grad else outcome.value)
     if not checks:
-        cmp = _compare(got, convention_ref(), reduction, fmt)
+        cmp = _compare(got, convention_ref(), quantity, fmt)
         if cmp.ok:
             return Judgement(
                 Verdict.CONVENTION,

@@ -93,8 +93,12 @@ def _run(tmp_path, *args):
     return code, json.loads(out.read_text())
 
 
-def _verdicts(report, adapter):
-    return {c["verdict"] for c in report["checks"] if c["adapter"] == adapter}
+def _verdicts(report, adapter, quantity="value"):
+    return {
+        c["verdict"]
+        for c in report["checks"]
+        if c["adapter"] == adapter and c["quantity"] == quantity
+    }
 
 
 def test_user_cases_and_adapters_run_without_changing_the_code(user_files, capsys):
@@ -108,6 +112,9 @@ def test_user_cases_and_adapters_run_without_changing_the_code(user_files, capsy
     assert "convention" in _verdicts(report, "user.clamp-declared")
     assert "fail" not in _verdicts(report, "user.clamp-declared")
     assert "fail" in _verdicts(report, "user.clamp-undeclared")  # undeclared clamp is a fail
+    assert _verdicts(report, "user.good", "grad") == {"skip"}  # a loss-only adapter
+    skipped = next(c for c in report["checks"] if c["quantity"] == "grad")
+    assert "implements no gradient" in skipped["detail"]
     assert code == 1
     out = capsys.readouterr()
     assert "user.off-by-1e-4" in out.out and "FAIL: user.off-by-1e-4" in out.err

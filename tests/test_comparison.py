@@ -68,3 +68,12 @@ def test_special_values(got, hi, ok):
 
 def test_max_error_is_inf_when_a_special_value_mismatches():
     assert _cmp(math.nan, 1.0).max_error_ulps == math.inf
+
+
+def test_scale_sets_the_ulp_basis():
+    # a gradient formed as sigmoid(20) - 1: exact -2.06e-9, float32 can only give 0 or so
+    got = np.array([0.0])
+    hi, lo = np.array([-2.06e-9]), np.array([0.0])
+    assert not compare(got, hi, lo, 8.0, F32).ok
+    scaled = compare(got, hi, lo, 8.0, F32, scale=np.array([2.0]))
+    assert scaled.ok and scaled.error_ulps[0] < 0.01

@@ -23,6 +23,7 @@ def _find(bugs, **overrides):
         dtype="float32",
         device="cpu",
         reduction="none",
+        quantity="value",
         version="2.13.0",
     )
     query.update(overrides)

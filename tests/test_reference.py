@@ -175,3 +175,71 @@ def test_worked_examples_by_hand():
     mean = -(math.log(0.6) + math.log(0.8) + math.log(0.7)) / 3
     assert f"{mean:.4g}" == "0.3635"
     assert f"{math.log1p(math.exp(-1.5)):.4g}" == "0.2014"
+
+
+def _loss_at(form: str, x: mpmath.mpf, y: float, pw: float, w: float) -> mpmath.mpf:
+    """The loss from its definition (no rewriting) at the current mpmath precision."""
+    y, pw, w = mpmath.mpf(y), mpmath.mpf(pw), mpmath.mpf(w)
+    if form == "probs":
+        return -w * (y * mpmath.log(x) + (1 - y) * mpmath.log(1 - x))
+    p = 1 / (1 + mpmath.exp(-x))
+    return -w * (pw * y * mpmath.log(p) + (1 - y) * mpmath.log(1 - p))
+
+
+@pytest.mark.parametrize("form", ["probs", "logits"])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_gradient_matches_high_precision_finite_differences(form, reduction):
+    rng = np.random.default_rng(7)
+    n = 60
+    x = rng.uniform(1e-4, 1 - 1e-4, n) if form == "probs" else rng.normal(0, 6, n)
+    y = np.where(rng.random(n) < 0.3, rng.uniform(0, 1, n), rng.random(n) < 0.5).astype(float)
+    w = rng.uniform(0, 3, n)
+    pw = rng.uniform(0.1, 5, n) if form == "logits" else None
+    inputs = Inputs(form, "float64", x, y, w, pw)
+    hi, lo, terms = compute(inputs).gradient(reduction)
+    with mpmath.workprec(300):
+        scale = mpmath.mpf(1) / n if reduction == "mean" else mpmath.mpf(1)
+        h = mpmath.mpf(2) ** -120
+        for i in range(n):
+            pw_i = 1.0 if pw is None else pw[i]
+            xi = mpmath.mpf(x[i])
+            up = _loss_at(form, xi + h, y[i], pw_i, w[i])
+            down = _loss_at(form, xi - h, y[i], pw_i, w[i])
+            numeric = (up - down) / (2 * h) * scale  # central difference: error O(h^2)
+            analytic = mpmath.mpf(hi[i]) + mpmath.mpf(lo[i])
+            assert abs(analytic - numeric) <= mpmath.mpf(2) ** -95 * max(1, abs(numeric)), i
+            assert terms[i] >= abs(hi[i]) * (1 - 1e-15)  # the terms bound the difference
+
+
+def test_gradient_limits_at_the_ends():
+    inputs = Inputs("probs", "float64", np.array([0.0, 0.0, 1.0]), np.array([0.0, 1.0, 1.0]))
+    hi, _, _ = compute(inputs).gradient("none")
+    assert hi.tolist() == [1.0, -math.inf, -1.0]  # d/dp -log(1-p) at 0; -1/p at 0; -1/p at 1
+    inputs = Inputs("logits", "float64", np.array([math.inf, -math.inf]), np.array([1.0, 1.0]))
+    hi, _, _ = compute(inputs).gradient("none")
+    assert hi.tolist() == [0.0, -1.0]
+
+
+def test_pytorch_gradient_floor_convention():
+    torch_like = Conventions(grad_denominator_floor=1e-12)
+    inputs = Inputs("probs", "float64", np.array([0.0, 1e-30]), np.array([1.0, 0.0]))
+    hi, _, _ = compute(inputs, torch_like).gradient("none")
+    assert hi.tolist() == [pytest.approx(-1e12), pytest.approx(1e-18)]
+
+
+def test_clip_passes_no_gradient_outside_its_range():
+    keras_like = Conventions(prob_clip=1e-7)
+    inputs = Inputs("probs", "float32", np.array([0.0, 0.5, math.nan]), np.array([1.0, 1.0, 1.0]))
+    hi, _, _ = compute(inputs, keras_like).gradient("none")
+    assert hi[0] == 0.0 and hi[1] == pytest.approx(-2.0) and hi[2] == 0.0
+
+
+def test_flush_applies_after_the_mean():
+    ftz = Conventions(flush_subnormals=True)
+    x = np.array([-80.0, 0.0])  # sigmoid(-80) = 1.8e-35 is normal; /2 stays normal
+    inputs = Inputs("logits", "float32", x, np.zeros(2))
+    assert compute(inputs, ftz).gradient("mean")[0][0] != 0.0
+    x = np.array([-86.0] + [0.0] * 1023)  # sigmoid(-86) = 4.5e-38; /1024 is subnormal
+    inputs = Inputs("logits", "float32", x, np.zeros(1024))
+    assert compute(inputs, ftz).gradient("mean")[0][0] == 0.0
+    assert compute(inputs).gradient("mean")[0][0] != 0.0
