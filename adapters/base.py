@@ -165,7 +165,7 @@ class Adapter:
         return f"no {device} device visible to {self.framework or self.name}"
 
     def dtypes(self) -> list[str]:
-        return ["float32", "float64"]
+        return list(DTYPES)
 
     def unsupported(self, call: Call) -> str | None:
         """Why this API cannot express ``call``, or None."""

@@ -94,12 +94,16 @@ class _TensorflowAdapter(Adapter):
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 loss = self._loss(tf, x, call)
+
+            def to_numpy(t: Any) -> np.ndarray:
+                return tf.cast(t, tf.float64).numpy()  # exact; bfloat16 has no __array__
+
             if not call.grad:
-                return np.asarray(loss), None
+                return to_numpy(loss), None
             grad = tape.gradient(loss, x)  # of the sum, for a non-scalar loss
             if grad is None:
                 raise RuntimeError("tf.GradientTape returned no gradient for the input")
-            return np.asarray(loss), np.asarray(grad)
+            return to_numpy(loss), to_numpy(grad)
 
     def _loss(self, tf: Any, x: Any, call: Call) -> Any:
         raise NotImplementedError

@@ -68,6 +68,9 @@ class _TorchAdapter(Adapter):
         def tensor(array: np.ndarray | None) -> Any:
             if array is None:
                 return None
+            if call.dtype == "bfloat16":  # torch cannot read ml_dtypes' bfloat16: go via
+                # float32, exact because every value is already a bfloat16
+                return torch.from_numpy(array.astype(np.float32)).to(device, torch.bfloat16)
             return torch.from_numpy(np.array(array)).to(device=device)
 
         def to_numpy(t: Any) -> np.ndarray:

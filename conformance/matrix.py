@@ -1,10 +1,11 @@
-"""Expand cases x adapters x dtypes x devices x reductions into checks, and run one check.
+"""Expand cases x adapters x dtypes x devices x reductions x (value, grad) into checks,
+and run one check.
 
 A check is skipped, with its reason, when its framework is missing or fails to import,
-the device is absent, the dtype is not one the adapter runs, or the API cannot express the
-call (an option it lacks). Pairs whose form differs (a probabilities case and a logits API)
-are not checks at all. Both pytest and the CLI run checks through ``Runner.run``, so they
-give the same verdicts.
+the device is absent, the dtype is not one the adapter runs, a finite value of the case
+overflows the dtype, or the API cannot express the call (an option it lacks). Pairs whose
+form differs (a probabilities case and a logits API) are not checks at all. Both pytest
+and the CLI run checks through ``Runner.run``, so they give the same verdicts.
 """
 
 from __future__ import annotations
@@ -132,6 +133,25 @@ def build_plan(
     return Plan(adapters, cases, checks, case_errors, problems, paths)
 
 
+def overflow_reason(check: Check) -> str | None:
+    """Why the case cannot be run at this dtype: a finite value it states overflows.
+
+    1e30 is infinite in float16; the check would silently become an infinity case, which
+    the cases with explicit infinities already cover.
+    """
+    fmt = float_format(check.dtype)
+    arrays = check.case.arrays(fmt)
+    for name in ("input", "target", "weight", "pos_weight"):
+        values = getattr(arrays, name)
+        if values is None:
+            continue
+        overflowed = np.isfinite(values) & ~np.isfinite(fmt.round(values).astype(np.float64))
+        if overflowed.any():
+            value = float(values[overflowed].flat[0])
+            return f"{name} value {value:g} is not finite in {check.dtype} (it overflows)"
+    return None
+
+
 def build_call(check: Check) -> tuple[Call, Inputs]:
     """The framework call (arrays in the dtype) and the reference's exact float64 inputs."""
     fmt = float_format(check.dtype)
@@ -194,7 +214,7 @@ class Runner:
         adapter = check.adapter
         reason = self.skip_reason(adapter, check.device)
         call, inputs = build_call(check)
-        reason = reason or adapter.unsupported(call)
+        reason = reason or overflow_reason(check) or adapter.unsupported(call)
         if reason:
             return CheckResult(check, Judgement(Verdict.SKIP, reason), None, 0.0)
         start = time.perf_counter()
