@@ -124,6 +124,8 @@ class Adapter:
     reductions: frozenset[str] = frozenset(REDUCTIONS)
     api: str = ""
     """The exact call a user writes, shown in reports."""
+    extended: bool = False
+    """Run only in the full profile (slow to start: compiled modes, worker-process backends)."""
 
     def available(self) -> str | None:
         """None if the adapter can run here, else why not (checked without importing)."""

@@ -10,6 +10,8 @@ checked.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from adapters import formulas
@@ -23,7 +25,8 @@ class _NumpyFormula(Adapter):
     forms = frozenset({"probs", "logits"})
 
     def _run(self, call: Call) -> tuple[np.ndarray, np.ndarray | None]:
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # "Mean of empty slice"
             value = formulas.reduce(
                 self._weighted(call, grad=False), call.reduction, np.mean, np.sum
             )

@@ -254,8 +254,11 @@ def _semantic_problem(spec: dict[str, Any]) -> tuple[str, str] | None:
             except ValueError as exc:
                 return name, str(exc)
             shapes[name] = array.shape
-    if shapes["target"] != shapes["input"]:
+    mismatch_expected = spec.get("expect", {}).get("error") == "shape-mismatch"
+    if shapes["target"] != shapes["input"] and not mismatch_expected:
         return "target", f"shape {shapes['target']} differs from input shape {shapes['input']}"
+    if mismatch_expected and shapes["target"] == shapes["input"]:
+        return "expect.error", "shape-mismatch is expected but target and input shapes agree"
     for name in ("weight", "pos_weight"):
         if name in shapes:
             try:

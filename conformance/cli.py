@@ -1,7 +1,8 @@
 """The ``bce-conformance`` command: run the matrix, list adapters, validate case files.
 
-    bce-conformance run [--adapters GLOBS] [--dtypes ...] [--devices ...] [--cases PATH ...]
-                        [--adapter module:object ...] [--output reports/conformance.json]
+    bce-conformance run [--profile quick|full] [--jobs N] [--adapters GLOBS] [--dtypes ...]
+                        [--devices ...] [--cases PATH ...] [--adapter module:object ...]
+                        [--output reports/conformance.json]
     bce-conformance adapters
     bce-conformance cases validate [PATH ...]
 
@@ -12,6 +13,7 @@ is not (or a case file is malformed), 2 for a usage error. The report is written
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -21,7 +23,8 @@ from adapters.base import DEVICES, DTYPES
 from adapters.registry import AdapterSpecError, all_adapters
 from conformance.cases import CASES_DIR, load_cases
 from conformance.known_bugs import KnownBugsError, load_known_bugs
-from conformance.matrix import DEFAULT_DEVICES, DEFAULT_DTYPES, CheckResult, Runner, build_plan
+from conformance.matrix import DEFAULT_DEVICES, PROFILES, build_plan
+from conformance.parallel import peak_rss_mib, run_parallel, run_serial
 from conformance.report import build_report, summary_table, write_json_atomic
 from conformance.verdicts import Verdict
 
@@ -46,7 +49,12 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the conformance matrix and write the JSON report")
     run.add_argument("--adapters", type=_csv(), help="comma-separated adapter name globs")
-    run.add_argument("--dtypes", type=_csv(DTYPES), default=list(DEFAULT_DTYPES))
+    run.add_argument(
+        "--profile", choices=PROFILES, default="quick",
+        help="quick: float32/float64, eager APIs; full: every dtype, compiled modes, Keras 3 "
+        "backends",
+    )  # fmt: skip
+    run.add_argument("--dtypes", type=_csv(DTYPES), help="override the profile's dtypes")
     run.add_argument("--devices", type=_csv(DEVICES), default=list(DEFAULT_DEVICES))
     run.add_argument("--cases", action="append", type=Path, help="case file or folder (repeatable)")
     run.add_argument(
@@ -57,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
         help="load extra adapters from MODULE:OBJECT (repeatable)",
     )
     run.add_argument("--output", type=Path, default=Path("reports/conformance.json"))
+    run.add_argument(
+        "--jobs", type=int, default=0,
+        help="worker processes (each imports the frameworks once); 0 (default): one per CPU",
+    )  # fmt: skip
 
     sub.add_parser("adapters", help="list adapters, their availability and conventions")
 
@@ -82,46 +94,46 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    plan = build_plan(
-        adapter_globs=args.adapters,
-        extra_adapters=args.adapter,
-        dtypes=args.dtypes,
-        devices=args.devices,
-        case_paths=args.cases,
-    )
+    plan_options = {
+        "adapter_globs": args.adapters,
+        "extra_adapters": args.adapter,
+        "dtypes": args.dtypes,
+        "devices": args.devices,
+        "case_paths": args.cases,
+        "profile": args.profile,
+    }
+    plan = build_plan(**plan_options)
+    bugs = load_known_bugs()
     for error in plan.case_errors:
         print(f"case error: {error}", file=sys.stderr)
     for problem in plan.load_problems:
         print(f"adapter plug-in not loaded: {problem.source}: {problem.message}", file=sys.stderr)
-    runner = Runner(load_known_bugs())
-    results: list[CheckResult] = []
-    complete = False
-    try:
-        for check in plan.checks:
-            results.append(runner.run(check))
-        complete = True
-    except KeyboardInterrupt:
-        print("interrupted: writing what ran so far", file=sys.stderr)
-    finally:
-        report = build_report(
-            results,
-            adapters=plan.adapters,
-            case_errors=plan.case_errors,
-            load_problems=plan.load_problems,
-            options={
-                "dtypes": args.dtypes,
-                "devices": args.devices,
-                "cases": [str(p) for p in plan.case_paths],
-                "adapters": [a.name for a in plan.adapters],
-            },
-            timing={
-                "wall_s": time.perf_counter() - started,
-                "reference_s": runner.references.seconds,
-                "framework_s": runner.framework_seconds,
-            },
-            complete=complete,
-        )
-        write_json_atomic(args.output, report)
+    jobs = args.jobs or os.cpu_count() or 1
+    if jobs > 1:
+        results, timing, complete = run_parallel(plan, plan_options, jobs)
+    else:
+        results, timing, complete = run_serial(plan, bugs)
+    report = build_report(
+        results,
+        adapters=plan.adapters,
+        case_errors=plan.case_errors,
+        load_problems=plan.load_problems,
+        options={
+            "profile": args.profile,
+            "dtypes": sorted({c.dtype for c in plan.checks}, key=DTYPES.index),
+            "devices": args.devices,
+            "jobs": jobs,
+            "cases": [str(p) for p in plan.case_paths],
+            "adapters": [a.name for a in plan.adapters],
+        },
+        timing={
+            "wall_s": time.perf_counter() - started,
+            **timing,
+            "main_peak_rss_mib": peak_rss_mib(),
+        },
+        complete=complete,
+    )
+    write_json_atomic(args.output, report)
     print(summary_table(report))
     unexplained = [
         r for r in results if r.verdict in (Verdict.FAIL, Verdict.ERROR) and r.known_bug is None

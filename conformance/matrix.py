@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters.base import Adapter, Call, Outcome
+from adapters.base import DTYPES, Adapter, Call, Outcome
 from adapters.registry import LoadProblem, all_adapters, select
 from conformance import known_bugs
 from conformance.cases import CASES_DIR, Case, CaseError, load_cases
@@ -25,8 +25,15 @@ from conformance.dtypes import float_format
 from conformance.reference import Inputs, ReferenceCache
 from conformance.verdicts import Judgement, Quantity, Verdict, judge
 
-DEFAULT_DTYPES = ("float32", "float64")
 DEFAULT_DEVICES = ("cpu", "gpu")
+PROFILES = ("quick", "full")
+"""quick: float32 and float64, eager APIs; full: every dtype and the extended adapters
+(compiled modes, Keras 3 backends) too."""
+DEFAULT_DTYPES = ("float32", "float64")
+
+
+def profile_dtypes(profile: str) -> tuple[str, ...]:
+    return DTYPES if profile == "full" else DEFAULT_DTYPES
 
 
 @dataclass(frozen=True)
@@ -120,13 +127,19 @@ def build_plan(
     *,
     adapter_globs: Sequence[str] | None = None,
     extra_adapters: Sequence[str] = (),
-    dtypes: Sequence[str] = DEFAULT_DTYPES,
+    dtypes: Sequence[str] | None = None,
     devices: Sequence[str] = DEFAULT_DEVICES,
     case_paths: Sequence[Path] | None = None,
+    profile: str = "quick",
 ) -> Plan:
-    """Adapters (built-in, plug-in, ``module:object``) x cases, expanded into checks."""
+    """Adapters (built-in, plug-in, ``module:object``) x cases, expanded into checks.
+
+    The quick profile leaves out extended adapters unless ``adapter_globs`` names them."""
     adapters, problems = all_adapters(extra_adapters)
+    if profile == "quick" and not adapter_globs:
+        adapters = [a for a in adapters if not a.extended]
     adapters = select(adapters, adapter_globs)
+    dtypes = dtypes or profile_dtypes(profile)
     paths = list(case_paths or [CASES_DIR])
     cases, case_errors = load_cases(paths)
     checks = expand(cases, adapters, dtypes, devices)

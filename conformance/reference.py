@@ -201,8 +201,9 @@ def _probs_element(
     p: float, y: float, _pw: float, fmt: FloatFormat, conv: Conventions, as_framework: bool
 ) -> Element:
     if np.isnan(p) or np.isnan(y):
-        # clip_by_value passes no gradient to a NaN (it is not inside the range)
-        return Element(_NAN, _NAN if conv.prob_clip is None else _ZERO, _NAN)
+        # clip_by_value passes no gradient to a NaN prediction (it is not inside the range)
+        masked = conv.prob_clip is not None and np.isnan(p)
+        return Element(_NAN, _ZERO if masked else _NAN, _NAN)
     p = _flush(p, fmt, conv)
     y = _flush(y, fmt, conv)
     clipped = False
