@@ -51,6 +51,8 @@ class Outcome:
     value: np.ndarray | None = None
     grad: np.ndarray | None = None
     error: str | None = None
+    compile_seconds: float = 0.0
+    """Time a compiled adapter spent compiling for this call, kept out of check time."""
 
     @classmethod
     def raised(cls, exc: BaseException) -> Outcome:

@@ -24,6 +24,7 @@ import numpy as np
 
 from adapters import formulas
 from adapters.base import Adapter, Call, Conventions
+from adapters.compiled import CompiledMixin
 
 _OPTAX_SRC = (
     "https://github.com/google-deepmind/optax/blob/main/optax/losses/_classification.py "
@@ -69,17 +70,23 @@ class _JaxAdapter(Adapter):
         def put(array: np.ndarray | None) -> Any:
             return None if array is None else jax.device_put(jnp.asarray(array), device)
 
-        target, weight = put(call.target), put(call.weight)
-
-        def loss_of(x: Any) -> Any:
-            loss = formulas.weighted(self._elementwise(x, target), weight)
-            return formulas.reduce(loss, call.reduction, jnp.mean, jnp.sum)
-
-        x = put(call.input)
-        value = np.asarray(loss_of(x))
+        loss_fn, grad_fn = self._functions(call.reduction)
+        args = (put(call.input), put(call.target), put(call.weight))
+        value = np.asarray(loss_fn(*args))
         if not call.grad:
             return value, None
-        return value, np.asarray(jax.grad(lambda x: jnp.sum(loss_of(x)))(x))
+        return value, np.asarray(grad_fn(*args))
+
+    def _functions(self, reduction: str) -> tuple[Any, Any]:
+        """loss(x, y, w) and its gradient in x (of the sum, for reduction none)."""
+        jax = _jax()
+        import jax.numpy as jnp
+
+        def loss_fn(x: Any, y: Any, w: Any) -> Any:
+            loss = formulas.weighted(self._elementwise(x, y), w)
+            return formulas.reduce(loss, reduction, jnp.mean, jnp.sum)
+
+        return loss_fn, jax.grad(lambda x, y, w: jnp.sum(loss_fn(x, y, w)))
 
     def _elementwise(self, x: Any, y: Any) -> Any:
         raise NotImplementedError
@@ -118,4 +125,23 @@ class JaxNumpyTextbook(_JaxAdapter):
         return formulas.textbook_probs(jnp, x, y)
 
 
-ADAPTERS = (OptaxSigmoidBinaryCrossEntropy(), JaxNumpyTextbook())
+class JitOptaxSigmoidBinaryCrossEntropy(CompiledMixin, OptaxSigmoidBinaryCrossEntropy):
+    """The same optax loss and its gradient under jax.jit (XLA), one compile per signature."""
+
+    name = "jax.jit(optax.sigmoid_binary_cross_entropy)"
+    api = "jax.jit(lambda x, y: jnp.mean(optax.sigmoid_binary_cross_entropy(x, y)))"
+
+    def _functions(self, reduction: str) -> tuple[Any, Any]:
+        cache: dict[str, tuple[Any, Any]] = self.__dict__.setdefault("_jitted", {})
+        if reduction not in cache:
+            jax = _jax()
+            loss_fn, grad_fn = super()._functions(reduction)
+            cache[reduction] = (jax.jit(loss_fn), jax.jit(grad_fn))
+        return cache[reduction]
+
+
+ADAPTERS = (
+    OptaxSigmoidBinaryCrossEntropy(),
+    JaxNumpyTextbook(),
+    JitOptaxSigmoidBinaryCrossEntropy(),
+)

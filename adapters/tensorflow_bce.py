@@ -35,6 +35,7 @@ import numpy as np
 
 from adapters import formulas
 from adapters.base import Adapter, Call, Conventions
+from adapters.compiled import CompiledMixin
 
 _KERAS_NN = "https://github.com/keras-team/keras/blob/master/keras/src/backend/tensorflow/nn.py"
 _DENORMAL = (
@@ -73,6 +74,14 @@ def _tensorflow() -> Any:
     return tf
 
 
+def _device(call: Call) -> str:
+    return "/GPU:0" if call.device == "gpu" else "/CPU:0"
+
+
+def _to_numpy(tf: Any, tensor: Any) -> np.ndarray:
+    return tf.cast(tensor, tf.float64).numpy()  # exact; TF's bfloat16 has no __array__
+
+
 class _TensorflowAdapter(Adapter):
     framework = "tensorflow"
     distribution = ("tensorflow-cpu", "tensorflow")
@@ -89,21 +98,17 @@ class _TensorflowAdapter(Adapter):
 
     def _run(self, call: Call) -> tuple[np.ndarray, np.ndarray | None]:
         tf = _tensorflow()
-        with tf.device("/GPU:0" if call.device == "gpu" else "/CPU:0"):
+        with tf.device(_device(call)):
             x = tf.constant(call.input)
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 loss = self._loss(tf, x, call)
-
-            def to_numpy(t: Any) -> np.ndarray:
-                return tf.cast(t, tf.float64).numpy()  # exact; bfloat16 has no __array__
-
             if not call.grad:
-                return to_numpy(loss), None
+                return _to_numpy(tf, loss), None
             grad = tape.gradient(loss, x)  # of the sum, for a non-scalar loss
             if grad is None:
                 raise RuntimeError("tf.GradientTape returned no gradient for the input")
-            return to_numpy(loss), to_numpy(grad)
+            return _to_numpy(tf, loss), _to_numpy(tf, grad)
 
     def _loss(self, tf: Any, x: Any, call: Call) -> Any:
         raise NotImplementedError
@@ -172,9 +177,38 @@ class TfWeightedCrossEntropyWithLogits(_TensorflowAdapter):
         return formulas.reduce(loss, call.reduction, tf.reduce_mean, tf.reduce_sum)
 
 
+class XlaSigmoidCrossEntropyWithLogits(CompiledMixin, TfSigmoidCrossEntropyWithLogits):
+    """tf.nn.sigmoid_cross_entropy_with_logits and its gradient, XLA-compiled."""
+
+    name = "tf.function(jit_compile=True)(tf.nn.sigmoid_cross_entropy_with_logits)"
+    api = "tf.function(jit_compile=True)(lambda x, y: tf.reduce_mean(tf.nn.sigmoid_..."
+
+    def _run(self, call: Call) -> tuple[np.ndarray, np.ndarray | None]:
+        tf = _tensorflow()
+        compiled = self._compiled(tf, call.reduction)
+        with tf.device(_device(call)):
+            loss, grad = compiled(tf.constant(call.input), tf.constant(call.target))
+        return _to_numpy(tf, loss), _to_numpy(tf, grad) if call.grad else None
+
+    def _compiled(self, tf: Any, reduction: str) -> Any:
+        cache: dict[str, Any] = self.__dict__.setdefault("_xla", {})
+        if reduction not in cache:
+
+            def value_and_grad(x: Any, y: Any) -> tuple[Any, Any]:
+                with tf.GradientTape() as tape:
+                    tape.watch(x)
+                    loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=x)
+                    loss = formulas.reduce(loss, reduction, tf.reduce_mean, tf.reduce_sum)
+                return loss, tape.gradient(loss, x)
+
+            cache[reduction] = tf.function(value_and_grad, jit_compile=True)
+        return cache[reduction]
+
+
 ADAPTERS = (
     KerasBinaryCrossentropy(),
     KerasBinaryCrossentropyFromLogits(),
     TfSigmoidCrossEntropyWithLogits(),
     TfWeightedCrossEntropyWithLogits(),
+    XlaSigmoidCrossEntropyWithLogits(),
 )

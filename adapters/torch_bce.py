@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from adapters.base import Adapter, Call, Conventions
+from adapters.compiled import CompiledMixin
 
 _LOSS_CPP = "https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/Loss.cpp"
 _BCELOSS_DOC = "https://pytorch.org/docs/stable/generated/torch.nn.BCELoss.html"
@@ -139,9 +140,64 @@ class TorchBinaryCrossEntropyWithLogits(_TorchAdapter):
         return torch.nn.functional.binary_cross_entropy_with_logits(x, y, **options)
 
 
+_DECOMPOSITIONS = "https://github.com/pytorch/pytorch/blob/main/torch/_decomp/decompositions.py"
+COMPILED_PROBS_CONVENTIONS = Conventions(
+    log_floor=-100.0,
+    grad_denominator_floor=1e-12,
+    sources=(
+        f"{_DECOMPOSITIONS} binary_cross_entropy: maximum(log1p(-p), -100), no range check "
+        "('We cannot currently model this without introducing data-dependent control flow')",
+        f"{_DECOMPOSITIONS} binary_cross_entropy_backward: clamp(p (1 - p), min=1e-12), "
+        "computed in float32 for half types (pw_cast_for_opmath)",
+    ),
+)
+
+
+class _TorchCompiled(CompiledMixin, _TorchAdapter):
+    """torch.compile (inductor, the default backend) of a torch.nn.functional BCE.
+
+    Inductor runs PyTorch's Python decompositions, not the eager C++ kernels: for
+    probabilities that is log1p(-p) instead of log(1 - p), and no range check. Run at
+    float32, the dtype models are compiled in: every new graph costs 1-20 s on CPU.
+    """
+
+    functional = ""
+
+    def dtypes(self) -> list[str]:
+        return ["float32"]
+
+    def _loss(self, torch: Any, x: Any, y: Any, **options: Any) -> Any:
+        if "with_logits" not in self.functional:
+            options.pop("pos_weight")
+        compiled = self.__dict__.get("_compiled")
+        if compiled is None:
+            eager = getattr(torch.nn.functional, self.functional)
+            compiled = self.__dict__["_compiled"] = torch.compile(eager, dynamic=True)
+        return compiled(x, y, **options)
+
+
+class TorchCompiledBinaryCrossEntropy(_TorchCompiled):
+    name = "torch.compile(F.binary_cross_entropy)"
+    api = "torch.compile(torch.nn.functional.binary_cross_entropy)(p, y, weight=w, reduction=r)"
+    forms = frozenset({"probs"})
+    functional = "binary_cross_entropy"
+    conventions = COMPILED_PROBS_CONVENTIONS
+
+
+class TorchCompiledBinaryCrossEntropyWithLogits(_TorchCompiled):
+    name = "torch.compile(F.binary_cross_entropy_with_logits)"
+    api = "torch.compile(torch.nn.functional.binary_cross_entropy_with_logits)(x, y, ...)"
+    forms = frozenset({"logits"})
+    supports_pos_weight = True
+    functional = "binary_cross_entropy_with_logits"
+    conventions = LOGITS_CONVENTIONS
+
+
 ADAPTERS = (
     TorchBCELoss(),
     TorchBinaryCrossEntropy(),
     TorchBCEWithLogitsLoss(),
     TorchBinaryCrossEntropyWithLogits(),
+    TorchCompiledBinaryCrossEntropy(),
+    TorchCompiledBinaryCrossEntropyWithLogits(),
 )

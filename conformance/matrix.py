@@ -207,6 +207,8 @@ class Runner:
         self.references = ReferenceCache()
         self.bugs = list(bugs)
         self.framework_seconds = 0.0
+        self.compile_seconds = 0.0
+        self._case: str | None = None
         self._unavailable: dict[tuple[str, str], str | None] = {}
 
     def skip_reason(self, adapter: Adapter, device: str) -> str | None:
@@ -224,6 +226,9 @@ class Runner:
         return self._unavailable[key]
 
     def run(self, check: Check) -> CheckResult:
+        if check.case.id != self._case:
+            self.references.clear()
+            self._case = check.case.id
         adapter = check.adapter
         reason = self.skip_reason(adapter, check.device)
         call, inputs = build_call(check)
@@ -232,8 +237,9 @@ class Runner:
             return CheckResult(check, Judgement(Verdict.SKIP, reason), None, 0.0)
         start = time.perf_counter()
         outcome: Outcome = adapter.run(call)
-        elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - start - outcome.compile_seconds
         self.framework_seconds += elapsed
+        self.compile_seconds += outcome.compile_seconds
         judgement = judge(
             adapter=adapter,
             outcome=outcome,

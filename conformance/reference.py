@@ -134,12 +134,18 @@ def _split(values: tuple[mpmath.mpf, ...]) -> tuple[np.ndarray, np.ndarray]:
 
 
 class ReferenceCache:
-    """Computes references once per distinct input; records time spent."""
+    """Computes references once per distinct input; records time spent. Plans run the
+    checks of a case together, so the runner clears it between cases and memory stays at
+    one case's references."""
 
     def __init__(self) -> None:
         self._store: dict[str, Reference] = {}
         self.seconds = 0.0
         self.computed = 0
+
+    def clear(self) -> None:
+        """Forget every reference (the runner calls this when it moves to another case)."""
+        self._store.clear()
 
     def get(self, inputs: Inputs, conventions: Conventions | None = None) -> Reference:
         key = inputs.key(conventions)

@@ -153,7 +153,8 @@ def summary_table(report: dict[str, Any]) -> str:
     lines.append("")
     lines.append(
         f"{t['checks']} checks in {t['wall_s']:.1f} s wall "
-        f"(reference {t['reference_s']:.1f} s, frameworks {t['framework_s']:.1f} s, summed "
+        f"(reference {t['reference_s']:.1f} s, frameworks {t['framework_s']:.1f} s, "
+        f"compilation {t['compile_s']:.1f} s, summed "
         f"over {report['options']['jobs']} process(es)); peak memory {memory:.0f} MiB"
         + ("" if report["complete"] else "  [INCOMPLETE: run was interrupted]")
     )

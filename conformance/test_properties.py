@@ -19,6 +19,7 @@ property failures live in known_bugs.yaml under ``properties/<name>``, like any 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -72,7 +73,7 @@ def _pairs(x_elements: st.SearchStrategy[float]) -> st.SearchStrategy:
     )
 
 
-def _run(adapter: Adapter, form: str, x, y, *, reduction="none", grad=False, **options):
+def _run(adapter: Adapter, form: Any, x, y, *, reduction="none", grad=False, **options):
     call = Call(form, np.asarray(x), np.asarray(y), options.get("weight"),
                 options.get("pos_weight"), reduction, "float64", "cpu", grad)  # fmt: skip
     if reason := adapter.available() or adapter.unsupported(call):

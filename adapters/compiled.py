@@ -1,0 +1,46 @@
+"""Compiled modes (torch.compile, jax.jit, tf.function(jit_compile=True)) as adapters.
+
+A compiled adapter is its eager adapter run through the framework's compiler; compilers
+change numerics (fusion, decompositions, different math libraries), so they are compared
+like any other adapter. Compilation is kept out of check time: the first call with a new
+signature (form, dtype, shapes, reduction, gradient, options present) is a warm-up whose
+time is reported as ``compile_seconds``, and the check's value comes from a second call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from adapters.base import Call, Outcome
+
+
+def signature(call: Call) -> tuple[Any, ...]:
+    """What a compiler specialises on: everything but the values."""
+
+    def shape(a: Any) -> tuple[int, ...] | None:
+        return None if a is None else tuple(a.shape)
+
+    return (call.form, call.dtype, call.device, shape(call.input), shape(call.target),
+            shape(call.weight), shape(call.pos_weight), call.reduction, call.grad)  # fmt: skip
+
+
+class CompiledMixin:
+    """Put before the eager adapter class: ``class X(CompiledMixin, EagerAdapter)``."""
+
+    extended = True
+
+    def run(self, call: Call) -> Outcome:
+        seen: set[tuple[Any, ...]] = self.__dict__.setdefault("_compiled_signatures", set())
+        compile_seconds = 0.0
+        key = signature(call)
+        if key not in seen:
+            start = time.perf_counter()
+            warm = super().run(call)  # type: ignore[misc]
+            compile_seconds = time.perf_counter() - start
+            if warm.error is not None:
+                return warm  # a refusal at compile time is the outcome
+            seen.add(key)
+        outcome: Outcome = super().run(call)  # type: ignore[misc]
+        return dataclasses.replace(outcome, compile_seconds=compile_seconds)
