@@ -28,6 +28,10 @@ EXPECTED = {
     "jax.numpy.textbook",
     "numpy.textbook",
     "numpy.stable",
+    "torch.compile(F.binary_cross_entropy)",
+    "torch.compile(F.binary_cross_entropy_with_logits)",
+    "jax.jit(optax.sigmoid_binary_cross_entropy)",
+    "tf.function(jit_compile=True)(tf.nn.sigmoid_cross_entropy_with_logits)",
 }
 
 
