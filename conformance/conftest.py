@@ -1,7 +1,7 @@
 """pytest plumbing for the conformance matrix: options, parametrisation, known-bug xfails.
 
-    pytest conformance [--adapters GLOBS] [--dtypes float32,float64] [--devices cpu,gpu]
-                       [--cases PATH ...] [--adapter module:object ...]
+    pytest conformance [--profile quick|full] [--adapters GLOBS] [--dtypes float32,...]
+                       [--devices cpu,gpu] [--cases PATH ...] [--adapter module:object ...]
 
 Each check becomes one test with a readable id (adapter-device-dtype-case:reduction). A
 check named by a strict entry of conformance/known_bugs.yaml is a strict xfail: if the
@@ -20,7 +20,7 @@ from adapters.base import DEVICES, DTYPES
 from conformance.known_bugs import KnownBug, load_known_bugs
 from conformance.matrix import (
     DEFAULT_DEVICES,
-    DEFAULT_DTYPES,
+    PROFILES,
     Check,
     Plan,
     Runner,
@@ -36,7 +36,11 @@ def _csv(value: str | None) -> list[str] | None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("bce-conformance")
     group.addoption("--adapters", help="comma-separated adapter name globs (default: all)")
-    group.addoption("--dtypes", default=",".join(DEFAULT_DTYPES), help=f"of {', '.join(DTYPES)}")
+    group.addoption(
+        "--profile", default="quick", choices=PROFILES,
+        help="quick: float32/float64, eager APIs; full: every dtype and compiled modes",
+    )  # fmt: skip
+    group.addoption("--dtypes", help=f"override the profile's dtypes, of {', '.join(DTYPES)}")
     group.addoption("--devices", default=",".join(DEFAULT_DEVICES), help=f"of {', '.join(DEVICES)}")
     group.addoption("--cases", action="append", help="case file or folder (repeatable)")
     group.addoption("--adapter", action="append", default=[], help="extra MODULE:OBJECT adapters")
@@ -53,7 +57,8 @@ def _plan(config: pytest.Config) -> Plan:
         plan = build_plan(
             adapter_globs=_csv(config.getoption("adapters")),
             extra_adapters=config.getoption("adapter"),
-            dtypes=_csv(config.getoption("dtypes")) or DEFAULT_DTYPES,
+            dtypes=_csv(config.getoption("dtypes")),
+            profile=config.getoption("profile"),
             devices=_csv(config.getoption("devices")) or DEFAULT_DEVICES,
             case_paths=[Path(p) for p in cases] if cases else None,
         )

@@ -156,3 +156,21 @@ def test_adapters_return_float64_values():
     call, _ = build_call(check)
     outcome = numpy_adapter.run(call)
     assert outcome.error is None and outcome.value.dtype == np.float64
+
+
+def test_keras_backend_workers_answer_with_the_backends_own_results():
+    """Each Keras 3 backend runs in its own process; a call goes there and back."""
+    pytest.importorskip("keras")
+    from adapters.keras_backends import ADAPTERS as KERAS
+
+    numpy_probs = next(a for a in KERAS if a.name == "keras.ops.binary_crossentropy[numpy]")
+    from adapters.base import Call
+
+    f32 = np.float32
+    call = Call("probs", np.array([0.25], f32), np.array([1.0], f32), None, None, "none",
+                "float32", "cpu")  # fmt: skip
+    outcome = numpy_probs.run(call)
+    assert outcome.error is None and outcome.value[0] == float(f32(np.log(4)))
+    bad = Call("probs", np.array([0.25, 0.5], f32), np.array([1.0], f32), None, None, "none",
+               "float32", "cpu")  # fmt: skip
+    assert numpy_probs.run(bad).error is not None  # the backend's own error comes back

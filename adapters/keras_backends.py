@@ -1,0 +1,182 @@
+"""Keras 3 ``keras.ops.binary_crossentropy`` on each of its backends: jax, torch,
+tensorflow and numpy, from probabilities and from logits.
+
+Keras chooses its backend once per process (``KERAS_BACKEND``, read at import), so each
+backend runs in a worker process of its own, started on first use and fed calls over a
+pipe; the results join the same report as every other adapter. ``keras.ops`` returns
+element losses: the mean or sum is ``keras.ops.mean``/``keras.ops.sum``, as users write,
+and it has no weight argument. Gradients use the backend's own autodiff (``jax.grad``,
+torch autograd, ``tf.GradientTape``); the numpy backend has none, so its gradient checks
+are skipped. The workers run on the CPU.
+
+Conventions, from ``keras/src/backend/<backend>/nn.py`` (``binary_crossentropy``):
+- every backend clips probabilities to [epsilon, 1 - epsilon], epsilon = 1e-7, then takes
+  ``log(1 - output)`` (torch: its own BCE kernel on the clipped values);
+- from logits: jax ``-y log_sigmoid(x) - (1 - y) log_sigmoid(-x)``; torch
+  ``binary_cross_entropy_with_logits``; tensorflow ``sigmoid_cross_entropy_with_logits``;
+  numpy ``sigmoid(x)``, then the same clip and formula as for probabilities;
+- the jax and tensorflow backends run XLA/TensorFlow CPU kernels, which flush subnormals.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from multiprocessing.connection import Connection
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+
+from adapters import formulas
+from adapters.base import Adapter, Call, Conventions
+
+_NN = "https://github.com/keras-team/keras/blob/master/keras/src/backend/{}/nn.py"
+BACKENDS = ("jax", "torch", "tensorflow", "numpy")
+_BACKEND_MODULE = {"jax": "jax", "torch": "torch", "tensorflow": "tensorflow", "numpy": "numpy"}
+_FLUSHES = {"jax", "tensorflow"}
+
+
+class RemoteError(RuntimeError):
+    """An exception raised in a backend worker, carried back as its type and message."""
+
+
+def _conventions(backend: str, from_logits: bool) -> Conventions:
+    source = f"{_NN.format(backend)} binary_crossentropy"
+    flush = backend in _FLUSHES
+    if from_logits and backend != "numpy":
+        return Conventions(flush_subnormals=flush, sources=(source,))
+    return Conventions(
+        prob_clip=1e-7,
+        complement_in_dtype=True,
+        flush_subnormals=flush,
+        sources=(source,),
+    )
+
+
+class KerasOpsBinaryCrossentropy(Adapter):
+    distribution = ("keras",)
+    extended = True
+    supports_weight = False
+
+    def __init__(self, backend: str, from_logits: bool) -> None:
+        self.backend, self.from_logits = backend, from_logits
+        self.framework = f"keras[{backend}]"  # one worker group per backend
+        self.name = f"keras.ops.binary_crossentropy[{backend}]" + (
+            ".from_logits" if from_logits else ""
+        )
+        self.forms = frozenset({"logits" if from_logits else "probs"})
+        self.supports_grad = backend != "numpy"
+        self.conventions = _conventions(backend, from_logits)
+        self.api = (
+            f"KERAS_BACKEND={backend}: keras.ops.mean(keras.ops.binary_crossentropy("
+            f"y, {'x' if from_logits else 'p'}, from_logits={from_logits}))"
+        )
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        return ("keras", _BACKEND_MODULE[self.backend])
+
+    def device_unavailable(self, device: str) -> str | None:
+        if device != "cpu":
+            return "keras.ops backend workers run on the CPU in this suite"
+        return None
+
+    def _run(self, call: Call) -> Any:
+        status, payload = _worker(self.backend).request((call, self.from_logits))
+        if status == "error":
+            raise RemoteError(payload)
+        return payload
+
+
+class _Worker:
+    """One process with one Keras backend, serving calls over a pipe until the run ends."""
+
+    def __init__(self, backend: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(backend, child), daemon=True)
+        self._process.start()
+
+    def request(self, message: Any) -> tuple[str, Any]:
+        self._conn.send(message)
+        if not self._conn.poll(600):
+            raise RemoteError("the Keras backend worker did not answer in 600 s")
+        return self._conn.recv()
+
+
+_WORKERS: dict[str, _Worker] = {}
+
+
+def _worker(backend: str) -> _Worker:
+    if backend not in _WORKERS:
+        _WORKERS[backend] = _Worker(backend)
+    return _WORKERS[backend]
+
+
+def _serve(backend: str, conn: Connection) -> None:
+    os.environ["KERAS_BACKEND"] = backend
+    os.environ["JAX_ENABLE_X64"] = "1"  # float64 checks on the jax backend
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    while True:
+        message = conn.recv()
+        if message is None:
+            return
+        call, from_logits = message
+        try:
+            conn.send(("ok", _compute(keras, backend, call, from_logits)))
+        except Exception as exc:  # the backend's refusal is a result
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            conn.send(("error", f"{type(exc).__name__}: {first}"[:500]))
+
+
+def _compute(keras: Any, backend: str, call: Call, from_logits: bool) -> tuple[Any, Any]:
+    ops = keras.ops
+
+    def tensor(array: np.ndarray) -> Any:
+        if array.dtype == ml_dtypes.bfloat16:  # torch cannot read ml_dtypes' bfloat16
+            return ops.cast(ops.convert_to_tensor(array.astype(np.float32)), "bfloat16")
+        return ops.convert_to_tensor(array)
+
+    def to_numpy(value: Any) -> np.ndarray:
+        return np.asarray(ops.convert_to_numpy(ops.cast(value, "float64")))
+
+    target = tensor(call.target)
+
+    def loss_of(x: Any) -> Any:
+        loss = ops.binary_crossentropy(target, x, from_logits=from_logits)
+        return formulas.reduce(loss, call.reduction, ops.mean, ops.sum)
+
+    x = tensor(call.input)
+    value = loss_of(x)
+    if not call.grad:
+        return to_numpy(value), None
+    return to_numpy(value), to_numpy(_gradient(backend, ops, loss_of, x))
+
+
+def _gradient(backend: str, ops: Any, loss_of: Any, x: Any) -> Any:
+    """d sum(loss) / dx with the backend's autodiff."""
+    if backend == "jax":
+        import jax
+
+        return jax.grad(lambda v: ops.sum(loss_of(v)))(x)
+    if backend == "torch":
+        x = x.detach().requires_grad_(True)
+        ops.sum(loss_of(x)).backward()
+        return x.grad
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        total = ops.sum(loss_of(x))
+    return tape.gradient(total, x)
+
+
+ADAPTERS = tuple(
+    KerasOpsBinaryCrossentropy(backend, from_logits)
+    for backend in BACKENDS
+    for from_logits in (False, True)
+)
