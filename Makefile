@@ -16,14 +16,14 @@ $(STAMP): pyproject.toml constraints.txt
 ## run: the whole CPU conformance matrix over every installed framework;
 ## writes reports/conformance.json and prints the summary table.
 run: $(STAMP)
-	$(BIN)/bce-conformance run --output reports/conformance.json
+	$(BIN)/bce-conformance run --profile full --output reports/conformance.json
 
 ## test: lint and types, the suite's unit tests, and the conformance matrix as pytest tests.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy conformance adapters
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --profile full
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
