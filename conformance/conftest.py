@@ -20,7 +20,6 @@ from adapters.base import DEVICES, DTYPES
 from conformance.known_bugs import KnownBug, load_known_bugs
 from conformance.matrix import (
     DEFAULT_DEVICES,
-    PROFILES,
     Check,
     Plan,
     Runner,
@@ -31,19 +30,6 @@ from conformance.matrix import (
 
 def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("bce-conformance")
-    group.addoption("--adapters", help="comma-separated adapter name globs (default: all)")
-    group.addoption(
-        "--profile", default="quick", choices=PROFILES,
-        help="quick: float32/float64, eager APIs; full: every dtype and compiled modes",
-    )  # fmt: skip
-    group.addoption("--dtypes", help=f"override the profile's dtypes, of {', '.join(DTYPES)}")
-    group.addoption("--devices", default=",".join(DEFAULT_DEVICES), help=f"of {', '.join(DEVICES)}")
-    group.addoption("--cases", action="append", help="case file or folder (repeatable)")
-    group.addoption("--adapter", action="append", default=[], help="extra MODULE:OBJECT adapters")
 
 
 def _plan(config: pytest.Config) -> Plan:
