@@ -79,6 +79,7 @@ class CheckResult:
             "tolerance_ulps": _finite_or_str(j.tolerance_ulps),
             "conventions": j.conventions,
             "detail": j.detail,
+            "seconds": round(self.framework_seconds, 6),
             "known_bug": None
             if self.known_bug is None
             else {"reason": self.known_bug.reason, "link": self.known_bug.link},
@@ -230,9 +231,10 @@ class Runner:
             self.references.clear()
             self._case = check.case.id
         adapter = check.adapter
-        reason = self.skip_reason(adapter, check.device)
-        call, inputs = build_call(check)
-        reason = reason or overflow_reason(check) or adapter.unsupported(call)
+        reason = self.skip_reason(adapter, check.device)  # cheap, and half the checks here
+        if not reason:
+            call, inputs = build_call(check)
+            reason = overflow_reason(check) or adapter.unsupported(call)
         if reason:
             return CheckResult(check, Judgement(Verdict.SKIP, reason), None, 0.0)
         start = time.perf_counter()
