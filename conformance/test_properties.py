@@ -53,6 +53,7 @@ SETTINGS = settings(
     max_examples=30,
     deadline=None,
     derandomize=True,  # the same examples on every run: CI is reproducible
+    database=None,  # no local example store steering a developer's run away from CI's
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 size = st.integers(min_value=1, max_value=12)
@@ -148,9 +149,11 @@ def test_symmetry(form, adapter):
 
 @pytest.mark.parametrize(("probs_name", "logits_name"), PAIRS, ids=[p[1] for p in PAIRS])
 def test_logits_equal_probabilities_of_sigmoid(probs_name, logits_name):
-    # |x| <= 8 keeps sigmoid(x) in [3e-4, 1 - 3e-4]. Rounding p = sigmoid(x) moves the loss
-    # by |dL/dp| ulp(p) = |p - y| / (p (1 - p)) ulp(p); on top, 2 x 8 ULPs of the loss and
-    # of the unit (the complement 1 - p is formed at scale 1 in log(1 - p)).
+    # |x| <= 8 keeps sigmoid(x) in [3e-4, 1 - 3e-4]. p = 1 / (1 + exp(-x)) computed in float64
+    # is within 2 ULPs of sigmoid(x) (exp <= 1 ULP, the sum and the division 0.5 each; 1.3
+    # measured at x = 6.756), which moves the loss by |dL/dp| 2 ulp(p) = |p - y| / (p (1 - p))
+    # 2 ulp(p); on top, 2 x 8 ULPs of the loss and of the unit (the complement 1 - p is
+    # formed at scale 1 in log(1 - p)).
     probs_adapter, logits_adapter = BY_NAME.get(probs_name), BY_NAME.get(logits_name)
     if probs_adapter is None or logits_adapter is None:
         pytest.skip("adapter not built in")
@@ -162,7 +165,7 @@ def test_logits_equal_probabilities_of_sigmoid(probs_name, logits_name):
         p = 1 / (1 + np.exp(-x))
         from_logits = _run(logits_adapter, "logits", x, y).value
         from_probs = _run(probs_adapter, "probs", p, y).value
-        slack = np.abs(p - y) / (p * (1 - p)) * np.spacing(p)
+        slack = np.abs(p - y) / (p * (1 - p)) * 2 * np.spacing(p)
         allowed = 2 * ELEMENT_ULPS * (np.spacing(np.abs(from_logits)) + ULP1) + slack
         ok = bool(np.all(np.abs(from_logits - from_probs) <= allowed))
         _check("logits-equal-probabilities", logits_adapter, ok, "logits", x, y,
