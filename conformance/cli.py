@@ -23,22 +23,20 @@ from adapters.base import DEVICES, DTYPES
 from adapters.registry import AdapterSpecError, all_adapters
 from conformance.cases import CASES_DIR, load_cases
 from conformance.known_bugs import KnownBugsError, load_known_bugs
-from conformance.matrix import DEFAULT_DEVICES, PROFILES, build_plan
+from conformance.matrix import DEFAULT_DEVICES, PROFILES, build_plan, split_list
 from conformance.parallel import peak_rss_mib, run_parallel, run_serial
 from conformance.report import build_report, summary_table, write_json_atomic
 from conformance.verdicts import Verdict
 
 
 def _csv(choices: Sequence[str] | None = None):
+    """An argparse type for a comma-separated list, checked against ``choices``."""
+
     def parse(text: str) -> list[str]:
-        items = [item.strip() for item in text.split(",") if item.strip()]
-        if choices is not None:
-            bad = [i for i in items if i not in choices]
-            if bad:
-                raise argparse.ArgumentTypeError(
-                    f"unknown {', '.join(bad)}; choose from {', '.join(choices)}"
-                )
-        return items
+        try:
+            return split_list(text, choices) or []
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
     return parse
 

@@ -25,27 +25,25 @@ from conformance.matrix import (
     Runner,
     build_plan,
     known_bug_for,
+    split_list,
 )
-
-
-def _csv(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
 def _plan(config: pytest.Config) -> Plan:
     plan = getattr(config, "_bce_plan", None)
     if plan is None:
-        for name, allowed in (("dtypes", DTYPES), ("devices", DEVICES)):
-            bad = set(_csv(config.getoption(name)) or []) - set(allowed)
-            if bad:
-                raise pytest.UsageError(f"--{name}: unknown {sorted(bad)}; choose from {allowed}")
+        try:
+            dtypes = split_list(config.getoption("dtypes"), DTYPES)
+            devices = split_list(config.getoption("devices"), DEVICES)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--dtypes/--devices: {exc}") from None
         cases = config.getoption("cases")
         plan = build_plan(
-            adapter_globs=_csv(config.getoption("adapters")),
+            adapter_globs=split_list(config.getoption("adapters")),
             extra_adapters=config.getoption("adapter"),
-            dtypes=_csv(config.getoption("dtypes")),
+            dtypes=dtypes,
             profile=config.getoption("profile"),
-            devices=_csv(config.getoption("devices")) or DEFAULT_DEVICES,
+            devices=devices or DEFAULT_DEVICES,
             case_paths=[Path(p) for p in cases] if cases else None,
         )
         config._bce_plan = plan  # type: ignore[attr-defined]

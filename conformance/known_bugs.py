@@ -119,18 +119,9 @@ def _patterns(value: object) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
 
 
-def find(
-    bugs: Iterable[KnownBug],
-    *,
-    adapter: str,
-    case: str,
-    dtype: str,
-    device: str,
-    reduction: str,
-    quantity: str,
-    version: str,
-) -> KnownBug | None:
+def find(bugs: Iterable[KnownBug], **fields: str) -> KnownBug | None:
+    """The first entry matching ``fields`` (the keyword arguments of ``KnownBug.matches``)."""
     for bug in bugs:
-        if bug.matches(adapter, case, dtype, device, reduction, quantity, version):
+        if bug.matches(**fields):
             return bug
     return None

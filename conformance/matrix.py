@@ -32,6 +32,15 @@ PROFILES = ("quick", "full")
 DEFAULT_DTYPES = ("float32", "float64")
 
 
+def split_list(text: str | None, choices: Sequence[str] | None = None) -> list[str] | None:
+    """'a, b' -> ['a', 'b'] (None for nothing); ValueError naming any item not in ``choices``."""
+    items = [item.strip() for item in (text or "").split(",") if item.strip()]
+    bad = [i for i in items if choices is not None and i not in choices]
+    if bad:
+        raise ValueError(f"unknown {', '.join(bad)}; choose from {', '.join(choices or ())}")
+    return items or None
+
+
 def profile_dtypes(profile: str) -> tuple[str, ...]:
     return DTYPES if profile == "full" else DEFAULT_DTYPES
 

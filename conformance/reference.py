@@ -97,11 +97,6 @@ class Reference:
     flush_below: float = 0.0
     """Results smaller than this become 0 (the smallest normal under flush-subnormals)."""
 
-    def _flush(self, value: mpmath.mpf) -> mpmath.mpf:
-        if _CTX.isfinite(value) and abs(value) < self.flush_below:
-            return _ZERO
-        return value
-
     def elementwise(self) -> tuple[np.ndarray, np.ndarray]:
         hi, lo = _split(self.terms)
         return hi.reshape(self.shape), lo.reshape(self.shape)
@@ -111,13 +106,13 @@ class Reference:
         total = _CTX.fsum(self.terms) if self.terms else _ZERO
         if reduction == "mean":
             total = total / len(self.terms) if self.terms else _NAN
-        hi, lo = _split((self._flush(total),))
+        hi, lo = _split((_flush_result(total, self.flush_below),))
         return hi.reshape(()), lo.reshape(())
 
     def gradient(self, reduction: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """d(reduced loss)/d(input): (hi, lo, term magnitudes), each shaped like the input."""
         scale = _ONE / len(self.grads) if reduction == "mean" and self.grads else _ONE
-        hi, lo = _split(tuple(self._flush(g * scale) for g in self.grads))
+        hi, lo = _split(tuple(_flush_result(g * scale, self.flush_below) for g in self.grads))
         magnitudes = self.grad_terms * float(scale)
         return hi.reshape(self.shape), lo.reshape(self.shape), magnitudes.reshape(self.shape)
 
@@ -168,6 +163,7 @@ def compute(inputs: Inputs, conventions: Conventions | None = None) -> Reference
     w = None if inputs.weight is None else inputs.weight.reshape(-1)
     pw = None if inputs.pos_weight is None else inputs.pos_weight.reshape(-1)
     evaluate = _probs_element if inputs.form == "probs" else _logits_element
+    flush_below = fmt.smallest_normal if conv.flush_subnormals else 0.0
     terms, grads = [], []
     grad_terms = np.empty(x.size)
     for i in range(x.size):
@@ -177,15 +173,15 @@ def compute(inputs: Inputs, conventions: Conventions | None = None) -> Reference
         if w is not None:
             weight = _CTX.mpf(float(w[i]))
             loss, grad, size = _times(weight, loss), _times(weight, grad), abs(weight) * size
-        terms.append(_flushed(loss, fmt, conv))
-        grads.append(_flushed(grad, fmt, conv))
+        terms.append(_flush_result(loss, flush_below))
+        grads.append(_flush_result(grad, flush_below))
         grad_terms[i] = float(size)
-    flush_below = fmt.smallest_normal if conv.flush_subnormals else 0.0
     return Reference(tuple(terms), tuple(grads), grad_terms, inputs.x.shape, flush_below)
 
 
-def _flushed(value: mpmath.mpf, fmt: FloatFormat, conv: Conventions) -> mpmath.mpf:
-    if conv.flush_subnormals and _CTX.isfinite(value) and abs(value) < fmt.smallest_normal:
+def _flush_result(value: mpmath.mpf, below: float) -> mpmath.mpf:
+    """0 for a finite result smaller than ``below`` (FTZ; ``below`` is 0 without it)."""
+    if _CTX.isfinite(value) and abs(value) < below:
         return _ZERO
     return value
 
