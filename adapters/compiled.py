@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from adapters.base import Call, Outcome
@@ -44,3 +45,10 @@ class CompiledMixin:
             seen.add(key)
         outcome: Outcome = super().run(call)  # type: ignore[misc]
         return dataclasses.replace(outcome, compile_seconds=compile_seconds)
+
+    def compiled(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        """The compiled callable for ``key``, built once per adapter instance."""
+        cache: dict[Hashable, Any] = self.__dict__.setdefault("_compiled_callables", {})
+        if key not in cache:
+            cache[key] = build()
+        return cache[key]

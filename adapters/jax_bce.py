@@ -136,10 +136,8 @@ class JitOptaxSigmoidBinaryCrossEntropy(CompiledMixin, OptaxSigmoidBinaryCrossEn
     api = "jax.jit(lambda x, y: jnp.mean(optax.sigmoid_binary_cross_entropy(x, y)))"
 
     def _function(self, reduction: str, grad: bool) -> Any:
-        cache: dict[tuple[str, bool], Any] = self.__dict__.setdefault("_jitted", {})
-        if (reduction, grad) not in cache:
-            cache[reduction, grad] = _jax().jit(super()._function(reduction, grad))
-        return cache[reduction, grad]
+        eager = super()._function
+        return self.compiled((reduction, grad), lambda: _jax().jit(eager(reduction, grad)))
 
 
 ADAPTERS = (

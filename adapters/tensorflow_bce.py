@@ -185,24 +185,21 @@ class XlaSigmoidCrossEntropyWithLogits(CompiledMixin, TfSigmoidCrossEntropyWithL
 
     def _run(self, call: Call) -> tuple[np.ndarray, np.ndarray | None]:
         tf = _tensorflow()
-        compiled = self._compiled(tf, call.reduction)
+        compiled = self.compiled(call.reduction, lambda: self._xla_function(tf, call.reduction))
         with tf.device(_device(call)):
             loss, grad = compiled(tf.constant(call.input), tf.constant(call.target))
         return _to_numpy(tf, loss), _to_numpy(tf, grad) if call.grad else None
 
-    def _compiled(self, tf: Any, reduction: str) -> Any:
-        cache: dict[str, Any] = self.__dict__.setdefault("_xla", {})
-        if reduction not in cache:
+    @staticmethod
+    def _xla_function(tf: Any, reduction: str) -> Any:
+        def value_and_grad(x: Any, y: Any) -> tuple[Any, Any]:
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=x)
+                loss = formulas.reduce(loss, reduction, tf.reduce_mean, tf.reduce_sum)
+            return loss, tape.gradient(loss, x)
 
-            def value_and_grad(x: Any, y: Any) -> tuple[Any, Any]:
-                with tf.GradientTape() as tape:
-                    tape.watch(x)
-                    loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=x)
-                    loss = formulas.reduce(loss, reduction, tf.reduce_mean, tf.reduce_sum)
-                return loss, tape.gradient(loss, x)
-
-            cache[reduction] = tf.function(value_and_grad, jit_compile=True)
-        return cache[reduction]
+        return tf.function(value_and_grad, jit_compile=True)
 
 
 ADAPTERS = (

@@ -174,22 +174,21 @@ class _TorchCompiled(CompiledMixin, _TorchAdapter):
     def _loss(self, torch: Any, x: Any, y: Any, **options: Any) -> Any:
         if "with_logits" not in self.functional:
             options.pop("pos_weight")
-        compiled = self.__dict__.get("_compiled")
-        if compiled is None:
-            _compile_every_signature(torch)
-            eager = getattr(torch.nn.functional, self.functional)
-            compiled = self.__dict__["_compiled"] = torch.compile(eager, dynamic=True)
+        compiled = self.compiled(self.functional, lambda: _torch_compile(torch, self.functional))
         return compiled(x, y, **options)
 
 
-def _compile_every_signature(torch: Any) -> None:
-    """Past dynamo's recompile limit (8 graphs per function) torch.compile silently runs the
+def _torch_compile(torch: Any, functional: str) -> Any:
+    """torch.compile of torch.nn.functional.<functional>, for every signature of the matrix.
+
+    Past dynamo's recompile limit (8 graphs per function) torch.compile silently runs the
     eager code instead, so the matrix's many signatures would end up measuring eager
     PyTorch under a compiled name. Raise the limits, and make hitting one an error."""
     config = torch._dynamo.config
     config.recompile_limit = 100_000
     config.accumulated_recompile_limit = 100_000
     config.fail_on_recompile_limit_hit = True
+    return torch.compile(getattr(torch.nn.functional, functional), dynamic=True)
 
 
 class TorchCompiledBinaryCrossEntropy(_TorchCompiled):
