@@ -28,7 +28,9 @@ _BCELOSS_DOC = "https://pytorch.org/docs/stable/generated/torch.nn.BCELoss.html"
 
 PROBS_CONVENTIONS = Conventions(
     log_floor=-100.0,
-    complement_in_dtype=True,
+    # not complement_in_dtype: log(1 - p) is std::log1p(-p) in the CPU and CUDA kernels;
+    # measured on torch 2.13 CPU: p = 1e-7 gives 1.00000005e-7 in float64 (-log1p(-p)), not
+    # 1.0000000495e-7 (-log(1 - p))
     # EPSILON = 1e-12 reaches the kernel as a float (measured: float64 gradients are divided by
     # float32(1e-12) = 9.99999996e-13, not by 1e-12)
     grad_denominator_floor=float(np.float32(1e-12)),
@@ -36,7 +38,7 @@ PROBS_CONVENTIONS = Conventions(
     checks_target_range=True,
     sources=(
         f"{_BCELOSS_DOC} (log outputs clamped to >= -100)",
-        f"{_LOSS_CPP} binary_cross_entropy_out_cpu: std::log(1 - input) and TORCH_CHECK ranges",
+        f"{_LOSS_CPP} binary_cross_entropy_out_cpu: log1p(-input), TORCH_CHECK ranges",
         f"{_LOSS_CPP} binary_cross_entropy_backward_out_cpu: "
         "(input - target) / max((1 - input) * input, EPSILON), EPSILON = 1e-12",
     ),
