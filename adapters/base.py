@@ -26,6 +26,7 @@ FORMS: tuple[Form, ...] = ("probs", "logits")
 REDUCTIONS: tuple[Reduction, ...] = ("none", "mean", "sum")
 DTYPES: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
 DEVICES: tuple[str, ...] = ("cpu", "gpu")
+ClipGradient = Literal["inclusive", "minmax"]
 
 
 @dataclass(frozen=True)
@@ -72,10 +73,19 @@ class Conventions:
     """Each log term is clamped below at this value (PyTorch BCELoss: -100)."""
     prob_clip: float | None = None
     """Probabilities are clipped to [eps, 1 - eps], the bounds rounded to the dtype (Keras)."""
+    clip_gradient: ClipGradient = "inclusive"
+    """How the clip passes the gradient. ``inclusive`` (tf.clip_by_value, torch.clamp): all
+    of it on [lo, hi], none outside or at NaN. ``minmax`` (jnp.clip, a minimum of a maximum):
+    half of it at either bound, where JAX splits a tie between max's arguments, and NaN at
+    a NaN input."""
+    logits_through_probabilities: bool = False
+    """From logits, p = sigmoid(x) rounded to the dtype, then the probability formula with
+    these conventions (the Keras numpy backend)."""
     complement_in_dtype: bool = False
     """log(1 - p) is evaluated on 1 - p rounded to the input dtype, not as log1p(-p)."""
     flush_subnormals: bool = False
-    """Subnormal inputs read as zero and subnormal results are flushed to zero (FTZ/DAZ)."""
+    """Subnormal inputs read as zero and subnormal results are flushed to zero (FTZ/DAZ),
+    subnormal in the float32 the CPU computes half precision in (see the reference)."""
     grad_denominator_floor: float | None = None
     """The probability gradient is (p - y) / max((1 - p) p, floor) (PyTorch: 1e-12)."""
     checks_probability_range: bool = False
@@ -90,8 +100,12 @@ class Conventions:
         out = []
         if self.log_floor is not None:
             out.append(f"log-floor({self.log_floor:g})")
+        if self.logits_through_probabilities:
+            out.append("logits-through-sigmoid")
         if self.prob_clip is not None:
             out.append(f"prob-clip({self.prob_clip:g})")
+            if self.clip_gradient != "inclusive":
+                out.append(f"clip-gradient({self.clip_gradient})")
         if self.complement_in_dtype:
             out.append("complement-in-dtype")
         if self.flush_subnormals:
@@ -198,6 +212,10 @@ class Adapter:
             value=np.asarray(value, dtype=np.float64),
             grad=None if grad is None else np.asarray(grad, dtype=np.float64),
         )
+
+    def release(self) -> None:
+        """Free what the adapter holds between calls (helper processes). The runner calls it
+        once it has no more checks for the adapter's framework; a later call starts afresh."""
 
     def _run(self, call: Call) -> Any:
         """The loss, or with ``call.grad`` the pair (loss, gradient), as arrays NumPy can

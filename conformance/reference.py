@@ -48,6 +48,8 @@ _CTX = mpmath.MPContext()
 _CTX.prec = PRECISION_BITS
 _ZERO = _CTX.mpf(0)
 _ONE = _CTX.mpf(1)
+_HALF = _CTX.mpf(0.5)
+_FLOAT32_SMALLEST_NORMAL = float(np.finfo(np.float32).tiny)
 _NAN = _CTX.nan
 _INF = _CTX.inf
 
@@ -163,7 +165,7 @@ def compute(inputs: Inputs, conventions: Conventions | None = None) -> Reference
     w = None if inputs.weight is None else inputs.weight.reshape(-1)
     pw = None if inputs.pos_weight is None else inputs.pos_weight.reshape(-1)
     evaluate = _probs_element if inputs.form == "probs" else _logits_element
-    flush_below = fmt.smallest_normal if conv.flush_subnormals else 0.0
+    flush_below = _flush_threshold(fmt) if conv.flush_subnormals else 0.0
     terms, grads = [], []
     grad_terms = np.empty(x.size)
     for i in range(x.size):
@@ -193,8 +195,15 @@ def _times(coefficient: mpmath.mpf, value: mpmath.mpf) -> mpmath.mpf:
     return coefficient * value
 
 
+def _flush_threshold(fmt: FloatFormat) -> float:
+    """Below this FTZ/DAZ flushes. The CPU kernels compute float16 and bfloat16 in float32,
+    so it is float32's smallest normal for them: a float16 subnormal is a float32 normal
+    and survives (measured: jax keeps p = 1.19e-7 in float16), a bfloat16 one does not."""
+    return min(fmt.smallest_normal, _FLOAT32_SMALLEST_NORMAL)
+
+
 def _flush(v: float, fmt: FloatFormat, conv: Conventions) -> float:
-    if conv.flush_subnormals and v != 0 and abs(v) < fmt.smallest_normal:
+    if conv.flush_subnormals and v != 0 and abs(v) < _flush_threshold(fmt):
         return 0.0
     return v
 
@@ -203,16 +212,16 @@ def _probs_element(
     p: float, y: float, _pw: float, fmt: FloatFormat, conv: Conventions, as_framework: bool
 ) -> Element:
     if np.isnan(p) or np.isnan(y):
-        # clip_by_value passes no gradient to a NaN prediction (it is not inside the range)
-        masked = conv.prob_clip is not None and np.isnan(p)
+        # an inclusive clip passes no gradient to a NaN prediction (it is not in the range)
+        masked = conv.prob_clip is not None and conv.clip_gradient == "inclusive" and np.isnan(p)
         return Element(_NAN, _ZERO if masked else _NAN, _NAN)
     p = _flush(p, fmt, conv)
     y = _flush(y, fmt, conv)
-    clipped = False
+    passed = _ONE  # the share of the gradient the clip lets through
     if conv.prob_clip is not None:
         lo = float(fmt.round(np.float64(conv.prob_clip)))
         hi = float(fmt.round(np.float64(1.0 - conv.prob_clip)))
-        clipped = not lo <= p <= hi  # clip_by_value passes no gradient outside its range
+        passed = _clip_passes(p, lo, hi, conv)
         p = min(max(p, lo), hi)
     if not 0.0 <= p <= 1.0 and not as_framework:
         return Element(_NAN, _NAN, _NAN)  # the mathematics is undefined outside [0, 1]
@@ -229,15 +238,28 @@ def _probs_element(
         log_p = _CTX.nan if _CTX.isnan(log_p) else max(log_p, floor)
         log_q = _CTX.nan if _CTX.isnan(log_q) else max(log_q, floor)
     loss = -(_times(mp_y, log_p) + _times(_ONE - mp_y, log_q))
-    if clipped:
-        return Element(loss, _ZERO, _ZERO)
+    if passed == 0 and conv.clip_gradient == "inclusive":
+        return Element(loss, _ZERO, _ZERO)  # a select: nothing reaches p
     if conv.grad_denominator_floor is not None:
         # PyTorch's backward: (p - y) / max((1 - p) p, EPSILON)
         denominator = max(q * mp_p, _CTX.mpf(conv.grad_denominator_floor))
-        return Element(loss, (mp_p - mp_y) / denominator, (abs(mp_p) + abs(mp_y)) / denominator)
-    first = _times(mp_y, _reciprocal(mp_p))
-    second = _times(_ONE - mp_y, _reciprocal(q))
-    return Element(loss, second - first, abs(first) + abs(second))
+        grad, terms = (mp_p - mp_y) / denominator, (abs(mp_p) + abs(mp_y)) / denominator
+    else:
+        first = _times(mp_y, _reciprocal(mp_p))
+        second = _times(_ONE - mp_y, _reciprocal(q))
+        grad, terms = second - first, abs(first) + abs(second)
+    if conv.clip_gradient == "minmax" and abs(grad) > float(fmt.info().max):
+        grad = _CTX.sign(grad) * _INF  # overflows the dtype: then 0 * inf = NaN outside
+    return Element(loss, passed * grad, passed * terms if passed else _ZERO)
+
+
+def _clip_passes(p: float, lo: float, hi: float, conv: Conventions) -> mpmath.mpf:
+    """The share of the gradient a clip to [lo, hi] passes to p (see Conventions)."""
+    if not lo <= p <= hi:
+        return _ZERO
+    if conv.clip_gradient == "minmax" and p in (lo, hi):
+        return _HALF  # jax.lax.max/min give each argument half the gradient at a tie
+    return _ONE
 
 
 def _reciprocal(v: mpmath.mpf) -> mpmath.mpf:
@@ -273,13 +295,19 @@ def _softplus_and_sigmoid(x: float) -> tuple[mpmath.mpf, mpmath.mpf, mpmath.mpf,
 
 
 def _logits_element(
-    x: float, y: float, pw: float, fmt: FloatFormat, conv: Conventions, _as_framework: bool
+    x: float, y: float, pw: float, fmt: FloatFormat, conv: Conventions, as_framework: bool
 ) -> Element:
     if np.isnan(x) or np.isnan(y) or np.isnan(pw):
         return Element(_NAN, _NAN, _NAN)
     x = _flush(x, fmt, conv)
     y = _flush(y, fmt, conv)
     sp_pos, sp_neg, sig_pos, sig_neg = _softplus_and_sigmoid(x)
+    if conv.logits_through_probabilities:
+        # p = sigmoid(x) in the dtype, then the probability formula; dp/dx = p (1 - p)
+        p = float(fmt.round(np.float64(float(sig_pos))))
+        e = _probs_element(p, y, pw, fmt, conv, as_framework)
+        slope = sig_pos * sig_neg
+        return Element(e.loss, _times(slope, e.grad), slope * e.grad_terms)
     mp_y, mp_pw = _CTX.mpf(y), _CTX.mpf(pw)
     loss = _times(_ONE - mp_y, sp_pos) + _times(mp_pw * mp_y, sp_neg)
     grad = _times(_ONE - mp_y, sig_pos) - _times(mp_pw * mp_y, sig_neg)

@@ -234,6 +234,40 @@ def test_clip_passes_no_gradient_outside_its_range():
     assert hi[0] == 0.0 and hi[1] == pytest.approx(-2.0) and hi[2] == 0.0
 
 
+def test_minmax_clip_halves_the_gradient_at_a_bound_and_keeps_nan():
+    """jnp.clip = minimum(maximum(p, lo), hi): JAX splits a tie's gradient between max's
+    arguments, and multiplies (so 0 * an overflowed gradient is NaN); a NaN p stays NaN."""
+    jax_like = Conventions(prob_clip=1e-7, clip_gradient="minmax")
+    hi_bound = float(np.float32(1 - 1e-7))
+    p = np.array([hi_bound, 0.5, 0.0, math.nan])
+    inputs = Inputs("probs", "float32", p, np.array([0.0, 1.0, 0.0, 1.0]))
+    grad, _, _ = compute(inputs, jax_like).gradient("none")
+    exact_at_bound = 1 / (1 - hi_bound)  # d/dp -log(1 - p)
+    assert grad[0] == pytest.approx(exact_at_bound / 2, rel=1e-12)
+    assert grad[1] == pytest.approx(-2.0) and grad[2] == 0.0 and math.isnan(grad[3])
+    # float16: the bound 1.19e-7 gives -1/p = -8.4e6, beyond float16's 65504: 0 * inf = NaN
+    half = Inputs("probs", "float16", np.array([0.0]), np.array([1.0]))
+    grad16, _, _ = compute(half, jax_like).gradient("none")
+    assert math.isnan(grad16[0])
+    inclusive, _, _ = compute(half, Conventions(prob_clip=1e-7)).gradient("none")
+    assert inclusive[0] == 0.0  # a select passes nothing, however large
+
+
+def test_logits_through_probabilities_rounds_sigmoid_then_clips():
+    """The Keras numpy backend: p = sigmoid(x) in the dtype, then the clipped formula."""
+    numpy_backend = Conventions(prob_clip=1e-7, logits_through_probabilities=True)
+    x, y = np.array([30.0, -30.0, 0.0]), np.array([0.0, 1.0, 1.0])
+    hi, _ = _value("logits", x, y, dtype="float32", conventions=numpy_backend)
+    lo_bound = float(np.float32(1e-7))
+    top = float(np.float32(1 - 1e-7))
+    assert hi[0] == pytest.approx(-math.log(1 - top), rel=1e-12)  # 15.94, not 30
+    assert hi[1] == pytest.approx(-math.log(lo_bound), rel=1e-12)  # 16.12, not 30
+    assert hi[2] == pytest.approx(math.log(2), rel=1e-15)
+    inputs = Inputs("logits", "float64", np.array([1.5]), np.array([1.0]))
+    grad, _, _ = compute(inputs, Conventions(logits_through_probabilities=True)).gradient("none")
+    assert grad[0] == pytest.approx(1 / (1 + math.exp(-1.5)) - 1, rel=1e-12)  # sigmoid - y
+
+
 def test_flush_applies_after_the_mean():
     ftz = Conventions(flush_subnormals=True)
     x = np.array([-80.0, 0.0])  # sigmoid(-80) = 1.8e-35 is normal; /2 stays normal
