@@ -18,6 +18,9 @@ Conventions, from the sources:
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 from typing import Any
 
 import numpy as np
@@ -43,6 +46,30 @@ def _jax() -> Any:
     return jax
 
 
+class JaxMemoryBound:
+    """Eager JAX compiles each op for every new shape and dtype and keeps the executables:
+    measured, a process grew ~0.5 MiB a check (1.45 GiB over optax's 2548 full-profile
+    checks) and ``jax.clear_caches`` alone returned nothing to the OS (glibc keeps the
+    freed heap). Every ``every`` calls this drops the caches and ``malloc_trim``s (back to
+    0.35 GiB); ``generation`` counts the drops, so compiled adapters know to warm up again.
+    """
+
+    def __init__(self, every: int = 500) -> None:
+        self.every, self.calls, self.generation = every, 0, 0
+
+    def tick(self) -> None:
+        self.calls += 1
+        if self.calls % self.every:
+            return
+        _jax().clear_caches()
+        self.generation += 1
+        with contextlib.suppress(OSError, AttributeError):  # not glibc: the caches still go
+            ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
+
+
+MEMORY = JaxMemoryBound()
+
+
 class _JaxAdapter(Adapter):
     framework = "jax"
     distribution = ("jax",)
@@ -62,6 +89,7 @@ class _JaxAdapter(Adapter):
         return None
 
     def _run(self, call: Call) -> tuple[np.ndarray, np.ndarray | None]:
+        MEMORY.tick()
         jax = _jax()
         import jax.numpy as jnp
 
@@ -134,6 +162,9 @@ class JitOptaxSigmoidBinaryCrossEntropy(CompiledMixin, OptaxSigmoidBinaryCrossEn
 
     name = "jax.jit(optax.sigmoid_binary_cross_entropy)"
     api = "jax.jit(lambda x, y: jnp.mean(optax.sigmoid_binary_cross_entropy(x, y)))"
+
+    def cache_generation(self) -> int:
+        return MEMORY.generation
 
     def _function(self, reduction: str, grad: bool) -> Any:
         eager = super()._function

@@ -10,11 +10,16 @@ torch autograd, ``tf.GradientTape``); the numpy backend has none, so its gradien
 are skipped. The workers run on the CPU.
 
 Conventions, from ``keras/src/backend/<backend>/nn.py`` (``binary_crossentropy``):
-- every backend clips probabilities to [epsilon, 1 - epsilon], epsilon = 1e-7, then takes
-  ``log(1 - output)`` (torch: its own BCE kernel on the clipped values);
-- from logits: jax ``-y log_sigmoid(x) - (1 - y) log_sigmoid(-x)``; torch
-  ``binary_cross_entropy_with_logits``; tensorflow ``sigmoid_cross_entropy_with_logits``;
-  numpy ``sigmoid(x)``, then the same clip and formula as for probabilities;
+- every backend clips probabilities to [epsilon, 1 - epsilon], epsilon = 1e-7: jax and
+  numpy then take ``log(1 - output)`` on the rounded complement, tensorflow the same;
+  torch calls its own BCE kernel on the clipped values (log1p, the -100 log floor and the
+  backward's 1e-12 floor, as ``torch.nn.BCELoss``);
+- the clip's gradient: ``tf.clip_by_value`` and ``torch.clip`` pass all of it on the closed
+  range; ``jnp.clip`` is ``minimum(maximum(p, lo), hi)``, whose gradient JAX splits in half
+  at a tie, so p exactly at a bound gets half, and a NaN p a NaN gradient;
+- from logits: jax ``-y log_sigmoid(x) - (1 - y) log_sigmoid(-x)`` (optax's formula);
+  torch ``binary_cross_entropy_with_logits``; tensorflow ``sigmoid_cross_entropy_with_logits``;
+  numpy ``sigmoid(x)``, then the clipped probability formula;
 - the jax and tensorflow backends run XLA/TensorFlow CPU kernels, which flush subnormals.
 """
 
@@ -22,6 +27,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import warnings
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -30,11 +37,14 @@ import numpy as np
 
 from adapters import formulas
 from adapters.base import Adapter, Call, Conventions
+from adapters.jax_bce import MEMORY
+from adapters.torch_bce import LOGITS_CONVENTIONS, PROBS_CONVENTIONS
 
 _NN = "https://github.com/keras-team/keras/blob/master/keras/src/backend/{}/nn.py"
 BACKENDS = ("jax", "torch", "tensorflow", "numpy")
 _BACKEND_MODULE = {"jax": "jax", "torch": "torch", "tensorflow": "tensorflow", "numpy": "numpy"}
 _FLUSHES = {"jax", "tensorflow"}
+_EPSILON = 1e-7  # keras.config.epsilon()
 
 
 class RemoteError(RuntimeError):
@@ -43,13 +53,23 @@ class RemoteError(RuntimeError):
 
 def _conventions(backend: str, from_logits: bool) -> Conventions:
     source = f"{_NN.format(backend)} binary_crossentropy"
+    if backend == "torch":
+        base = LOGITS_CONVENTIONS if from_logits else PROBS_CONVENTIONS
+        return replace(
+            base,
+            prob_clip=None if from_logits else _EPSILON,
+            checks_probability_range=False,  # the clip brings every p into [0, 1] first
+            sources=(source, *base.sources),
+        )
     flush = backend in _FLUSHES
     if from_logits and backend != "numpy":
         return Conventions(flush_subnormals=flush, sources=(source,))
     return Conventions(
-        prob_clip=1e-7,
+        prob_clip=_EPSILON,
+        clip_gradient="minmax" if backend == "jax" else "inclusive",
         complement_in_dtype=True,
         flush_subnormals=flush,
+        logits_through_probabilities=from_logits,
         sources=(source,),
     )
 
@@ -62,8 +82,8 @@ class KerasOpsBinaryCrossentropy(Adapter):
     def __init__(self, backend: str, from_logits: bool) -> None:
         self.backend, self.from_logits = backend, from_logits
         self.framework = f"keras[{backend}]"  # one worker group per backend
-        self.name = f"keras.ops.binary_crossentropy[{backend}]" + (
-            ".from_logits" if from_logits else ""
+        self.name = "keras.ops.binary_crossentropy" + (
+            f".from_logits@{backend}" if from_logits else f"@{backend}"
         )
         self.forms = frozenset({"logits" if from_logits else "probs"})
         self.supports_grad = backend != "numpy"
@@ -82,6 +102,11 @@ class KerasOpsBinaryCrossentropy(Adapter):
             return "keras.ops backend workers run on the CPU in this suite"
         return None
 
+    def release(self) -> None:
+        worker = _WORKERS.pop(self.backend, None)
+        if worker is not None:
+            worker.close()
+
     def _run(self, call: Call) -> Any:
         status, payload = _worker(self.backend).request((call, self.from_logits))
         if status == "error":
@@ -97,6 +122,12 @@ class _Worker:
         self._conn, child = context.Pipe()
         self._process = context.Process(target=_serve, args=(backend, child), daemon=True)
         self._process.start()
+
+    def close(self) -> None:
+        self._conn.send(None)  # the server returns, and its process exits
+        self._process.join(timeout=60)
+        if self._process.is_alive():
+            self._process.terminate()
 
     def request(self, message: Any) -> tuple[str, Any]:
         self._conn.send(message)
@@ -119,12 +150,17 @@ def _serve(backend: str, conn: Connection) -> None:
     os.environ["JAX_ENABLE_X64"] = "1"  # float64 checks on the jax backend
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # log(0), 0 * inf and overflow are what the edge cases are about; the verdict reports them
+    np.seterr(all="ignore")
+    warnings.simplefilter("ignore", RuntimeWarning)
     import keras
 
     while True:
         message = conn.recv()
         if message is None:
             return
+        if backend == "jax":
+            MEMORY.tick()
         call, from_logits = message
         try:
             conn.send(("ok", _compute(keras, backend, call, from_logits)))
@@ -137,9 +173,12 @@ def _compute(keras: Any, backend: str, call: Call, from_logits: bool) -> tuple[A
     ops = keras.ops
 
     def tensor(array: np.ndarray) -> Any:
+        # The dtype is explicit: without it Keras's type promotion turns float64 into
+        # float32 on every backend but tensorflow (keras/src/backend/common/dtypes.py,
+        # BIT64_TO_BIT32_DTYPE), so a float64 user must name it, as here.
         if array.dtype == ml_dtypes.bfloat16:  # torch cannot read ml_dtypes' bfloat16
             return ops.cast(ops.convert_to_tensor(array.astype(np.float32)), "bfloat16")
-        return ops.convert_to_tensor(array)
+        return ops.convert_to_tensor(array, dtype=array.dtype.name)
 
     def to_numpy(value: Any) -> np.ndarray:
         return np.asarray(ops.convert_to_numpy(ops.cast(value, "float64")))

@@ -29,6 +29,7 @@ BUILTIN_MODULES = (
     "adapters.tensorflow_bce",
     "adapters.jax_bce",
     "adapters.numpy_bce",
+    "adapters.keras_backends",
 )
 
 

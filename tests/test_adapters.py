@@ -32,6 +32,10 @@ EXPECTED = {
     "torch.compile(F.binary_cross_entropy_with_logits)",
     "jax.jit(optax.sigmoid_binary_cross_entropy)",
     "tf.function(jit_compile=True)(tf.nn.sigmoid_cross_entropy_with_logits)",
+} | {
+    f"keras.ops.binary_crossentropy{form}@{backend}"
+    for backend in ("jax", "torch", "tensorflow", "numpy")
+    for form in ("", ".from_logits")
 }
 
 
@@ -163,7 +167,7 @@ def test_keras_backend_workers_answer_with_the_backends_own_results():
     pytest.importorskip("keras")
     from adapters.keras_backends import ADAPTERS as KERAS
 
-    numpy_probs = next(a for a in KERAS if a.name == "keras.ops.binary_crossentropy[numpy]")
+    numpy_probs = next(a for a in KERAS if a.name == "keras.ops.binary_crossentropy@numpy")
     from adapters.base import Call
 
     f32 = np.float32
@@ -174,3 +178,8 @@ def test_keras_backend_workers_answer_with_the_backends_own_results():
     bad = Call("probs", np.array([0.25, 0.5], f32), np.array([1.0], f32), None, None, "none",
                "float32", "cpu")  # fmt: skip
     assert numpy_probs.run(bad).error is not None  # the backend's own error comes back
+    f64 = np.float64
+    call64 = Call("probs", np.array([0.3], f64), np.array([1.0], f64), None, None, "none",
+                  "float64", "cpu")  # fmt: skip
+    # float64 stays float64: without an explicit dtype Keras would convert it to float32
+    assert numpy_probs.run(call64).value[0] == -np.log(0.3)
