@@ -24,6 +24,7 @@ from adapters.registry import AdapterSpecError, all_adapters
 from conformance.cases import CASES_DIR, load_cases
 from conformance.known_bugs import KnownBugsError, load_known_bugs
 from conformance.matrix import DEFAULT_DEVICES, PROFILES, build_plan, split_list
+from conformance.memory import TreeMemorySampler
 from conformance.parallel import peak_rss_mib, run_parallel, run_serial
 from conformance.report import build_report, summary_table, write_json_atomic
 from conformance.verdicts import Verdict
@@ -107,10 +108,11 @@ def _run(args: argparse.Namespace) -> int:
     for problem in plan.load_problems:
         print(f"adapter plug-in not loaded: {problem.source}: {problem.message}", file=sys.stderr)
     jobs = args.jobs or os.cpu_count() or 1
-    if jobs > 1:
-        results, timing, complete = run_parallel(plan, plan_options, jobs)
-    else:
-        results, timing, complete = run_serial(plan, bugs)
+    with TreeMemorySampler() as memory:
+        if jobs > 1:
+            results, timing, complete = run_parallel(plan, plan_options, jobs)
+        else:
+            results, timing, complete = run_serial(plan, bugs)
     report = build_report(
         results,
         adapters=plan.adapters,
@@ -127,7 +129,8 @@ def _run(args: argparse.Namespace) -> int:
         timing={
             "wall_s": time.perf_counter() - started,
             **timing,
-            "main_peak_rss_mib": peak_rss_mib(),
+            "main_peak_rss_mib": max(peak_rss_mib(), timing.get("main_peak_rss_mib", 0.0)),
+            "tree_peak_rss_mib": memory.peak_mib,
         },
         complete=complete,
     )

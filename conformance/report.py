@@ -149,13 +149,14 @@ def summary_table(report: dict[str, Any]) -> str:
     lines.append("(last columns: worst error in ULPs among passing checks; gradients in ULPs of")
     lines.append(" the size of their two terms)")
     t = report["timing"]
-    memory = t["main_peak_rss_mib"] + t.get("workers_peak_rss_mib", 0.0)
+    summed = t["main_peak_rss_mib"] + t.get("workers_peak_rss_mib", 0.0)
     lines.append("")
     lines.append(
         f"{t['checks']} checks in {t['wall_s']:.1f} s wall "
         f"(reference {t['reference_s']:.1f} s, frameworks {t['framework_s']:.1f} s, "
         f"compilation {t['compile_s']:.1f} s, summed "
-        f"over {report['options']['jobs']} process(es)); peak memory {memory:.0f} MiB"
+        f"over {report['options']['jobs']} process(es)); peak memory {t['tree_peak_rss_mib']:.0f}"
+        f" MiB (all processes together, sampled; their separate peaks sum to {summed:.0f} MiB)"
         + ("" if report["complete"] else "  [INCOMPLETE: run was interrupted]")
     )
     return "\n".join(lines)
