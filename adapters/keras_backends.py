@@ -25,6 +25,7 @@ Conventions, from ``keras/src/backend/<backend>/nn.py`` (``binary_crossentropy``
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import warnings
@@ -124,7 +125,8 @@ class _Worker:
         self._process.start()
 
     def close(self) -> None:
-        self._conn.send(None)  # the server returns, and its process exits
+        with contextlib.suppress(OSError):  # a worker that died has closed its end
+            self._conn.send(None)  # the server returns, and its process exits
         self._process.join(timeout=60)
         if self._process.is_alive():
             self._process.terminate()
