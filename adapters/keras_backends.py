@@ -37,13 +37,12 @@ import ml_dtypes
 import numpy as np
 
 from adapters import formulas
-from adapters.base import Adapter, Call, Conventions
+from adapters.base import Adapter, Call, Conventions, Outcome
 from adapters.jax_bce import MEMORY
 from adapters.torch_bce import LOGITS_CONVENTIONS, PROBS_CONVENTIONS
 
 _NN = "https://github.com/keras-team/keras/blob/master/keras/src/backend/{}/nn.py"
 BACKENDS = ("jax", "torch", "tensorflow", "numpy")
-_BACKEND_MODULE = {"jax": "jax", "torch": "torch", "tensorflow": "tensorflow", "numpy": "numpy"}
 _FLUSHES = {"jax", "tensorflow"}
 _EPSILON = 1e-7  # keras.config.epsilon()
 
@@ -96,7 +95,7 @@ class KerasOpsBinaryCrossentropy(Adapter):
 
     @property
     def requires(self) -> tuple[str, ...]:
-        return ("keras", _BACKEND_MODULE[self.backend])
+        return ("keras", self.backend)  # each backend is the module of its name
 
     def device_unavailable(self, device: str) -> str | None:
         if device != "cpu":
@@ -167,8 +166,7 @@ def _serve(backend: str, conn: Connection) -> None:
         try:
             conn.send(("ok", _compute(keras, backend, call, from_logits)))
         except Exception as exc:  # the backend's refusal is a result
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            conn.send(("error", f"{type(exc).__name__}: {first}"[:500]))
+            conn.send(("error", Outcome.raised(exc).error))
 
 
 def _compute(keras: Any, backend: str, call: Call, from_logits: bool) -> tuple[Any, Any]:

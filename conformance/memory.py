@@ -18,6 +18,7 @@ from types import TracebackType
 
 _PROC = Path("/proc")
 _VMRSS = re.compile(r"^VmRSS:\s+(\d+) kB", re.MULTILINE)
+_VMHWM = re.compile(r"^VmHWM:\s+(\d+) kB", re.MULTILINE)
 _PPID = re.compile(r"^PPid:\s+(\d+)", re.MULTILINE)
 
 
@@ -26,6 +27,12 @@ def _status(pid: int) -> str:
         return (_PROC / str(pid) / "status").read_text(encoding="ascii")
     except OSError:  # the process ended between listing and reading
         return ""
+
+
+def process_peak_mib(pid: int) -> float:
+    """The peak resident memory (VmHWM) of a live process, in MiB; 0 if it is gone."""
+    peak = _VMHWM.search(_status(pid))
+    return int(peak.group(1)) / 1024 if peak else 0.0
 
 
 def tree_rss_mib(root: int) -> float:

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import re
 import resource
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from conformance.known_bugs import KnownBug, load_known_bugs
 from conformance.matrix import Check, CheckResult, Plan, Runner, build_plan
+from conformance.memory import process_peak_mib
 from conformance.verdicts import Judgement, Verdict
 
 
@@ -38,18 +37,10 @@ class WorkerReport:
 
 def peak_rss_mib() -> float:
     """Peak resident memory of this process plus that of the helper processes it still runs
-    (the Keras backend workers): Linux reports ru_maxrss, and VmHWM, in KiB."""
+    (the Keras backend workers); Linux reports ru_maxrss in KiB."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return own + sum(_helper_peak_mib(child.pid) for child in multiprocessing.active_children())
-
-
-def _helper_peak_mib(pid: int | None) -> float:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
-    except OSError:  # gone already, or not Linux
-        return 0.0
-    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
-    return int(match.group(1)) / 1024 if match else 0.0
+    helpers = multiprocessing.active_children()
+    return own + sum(process_peak_mib(child.pid) for child in helpers if child.pid)
 
 
 # One compute thread per worker: the workers already fill the cores, and the frameworks'
@@ -132,12 +123,9 @@ def shares_by_framework(plan: Plan, jobs: int) -> list[list[int]]:
     workers, beyond the 6 GiB budget. A framework costing more than a fair share is split
     by case, so one slow framework can still use every worker.
     """
-    by_framework: dict[str, list[int]] = {}
-    for index, check in enumerate(plan.checks):
-        by_framework.setdefault(check.adapter.framework, []).append(index)
     fair = _cost(plan, list(range(len(plan.checks)))) / jobs
     groups: list[list[int]] = []
-    for indices in by_framework.values():
+    for indices in by_framework(plan.checks, range(len(plan.checks))):
         if _cost(plan, indices) <= fair:
             groups.append(indices)
             continue
