@@ -218,7 +218,6 @@ class Runner:
         self.bugs = list(bugs)
         self.framework_seconds = 0.0
         self.compile_seconds = 0.0
-        self._case: str | None = None
         self._unavailable: dict[tuple[str, str], str | None] = {}
 
     def skip_reason(self, adapter: Adapter, device: str) -> str | None:
@@ -236,9 +235,6 @@ class Runner:
         return self._unavailable[key]
 
     def run(self, check: Check) -> CheckResult:
-        if check.case.id != self._case:
-            self.references.clear()
-            self._case = check.case.id
         adapter = check.adapter
         reason = self.skip_reason(adapter, check.device)  # cheap, and half the checks here
         if not reason:
