@@ -11,6 +11,7 @@ import pytest
 
 from adapters.base import DEVICES, DTYPES
 from conformance.matrix import DEFAULT_DEVICES, PROFILES
+from conformance.supervisor import DEFAULT_TIMEOUT_S
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -23,4 +24,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dtypes", help=f"override the profile's dtypes, of {', '.join(DTYPES)}")
     group.addoption("--devices", default=",".join(DEFAULT_DEVICES), help=f"of {', '.join(DEVICES)}")
     group.addoption("--cases", action="append", help="case file or folder (repeatable)")
-    group.addoption("--adapter", action="append", default=[], help="extra MODULE:OBJECT adapters")
+    group.addoption(
+        "--adapter", action="append", default=[],
+        help="extra adapters: MODULE:OBJECT or path/to/file.py:OBJECT (repeatable)",
+    )  # fmt: skip
+    group.addoption(
+        "--check-timeout", type=float, default=DEFAULT_TIMEOUT_S,
+        help=f"seconds per matrix check before it is an error (default {DEFAULT_TIMEOUT_S:g})",
+    )  # fmt: skip
+    group.addoption(
+        "--isolation", default="process", choices=("process", "none"),
+        help="process (default): matrix checks run in a supervised worker process, so a "
+        "crash or hang fails one test; none: in the pytest process (for debuggers)",
+    )  # fmt: skip

@@ -52,6 +52,10 @@ class Outcome:
     value: np.ndarray | None = None
     grad: np.ndarray | None = None
     error: str | None = None
+    """What the framework raised: a result (an expected error, or the verdict ``error``)."""
+    malformed: str | None = None
+    """What came back when it was not a usable value (``None``, a string, a wrong shape),
+    and what was expected; see ``adapters/validation.py``."""
     compile_seconds: float = 0.0
     """Time a compiled adapter spent compiling for this call, kept out of check time."""
 
@@ -145,10 +149,17 @@ class Adapter:
 
     def available(self) -> str | None:
         """None if the adapter can run here, else why not (checked without importing)."""
-        missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
+        missing = []
+        for module in self.requires:
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except (ImportError, ValueError):  # a parent package that is missing or broken
+                found = False
+            if not found:
+                missing.append(module)
         if missing:
-            install = f"pip install 'bce-conformance[{self.extra}]'"
-            return f"{', '.join(missing)} not installed: {install}"
+            install = f": pip install 'bce-conformance[{self.extra}]'" if self.extra else ""
+            return f"{', '.join(missing)} not installed{install}"
         return None
 
     @property
@@ -158,7 +169,7 @@ class Adapter:
 
     @property
     def extra(self) -> str:
-        """The pyproject extra that installs this adapter's framework."""
+        """The pyproject extra that installs this adapter's framework ("" for none)."""
         return {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}.get(
             self.framework, "all"
         )
@@ -202,16 +213,16 @@ class Adapter:
         return None
 
     def run(self, call: Call) -> Outcome:
-        """Run ``call``; any framework exception becomes an Outcome with ``error``."""
+        """Run ``call``; any framework exception becomes an Outcome with ``error``, and a
+        return value that is not a loss (and gradient) of the right shape one with
+        ``malformed``."""
+        from adapters.validation import outcome_from_return  # it imports this module
+
         try:
             result = self._run(call)
         except Exception as exc:  # the framework's own error is a result, not a crash
             return Outcome.raised(exc)
-        value, grad = result if isinstance(result, tuple) else (result, None)
-        return Outcome(
-            value=np.asarray(value, dtype=np.float64),
-            grad=None if grad is None else np.asarray(grad, dtype=np.float64),
-        )
+        return outcome_from_return(result, call)
 
     def release(self) -> None:
         """Free what the adapter holds between calls (helper processes). The runner calls it

@@ -29,6 +29,7 @@ import contextlib
 import multiprocessing
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
@@ -108,33 +109,63 @@ class KerasOpsBinaryCrossentropy(Adapter):
             worker.close()
 
     def _run(self, call: Call) -> Any:
-        status, payload = _worker(self.backend).request((call, self.from_logits))
+        status, payload = _worker(self.backend).request((call, self.from_logits), HELPER_TIMEOUT_S)
         if status == "error":
             raise RemoteError(payload)
         return payload
 
 
-class _Worker:
-    """One process with one Keras backend, serving calls over a pipe until the run ends."""
+HELPER_TIMEOUT_S = 600.0
+"""How long one call may take in a helper before it is killed. A backstop for in-process
+runs (``--isolation none``): under the supervisor each check has its own, shorter,
+timeout, which kills the helper together with the worker that started it."""
 
-    def __init__(self, backend: str) -> None:
+
+class _Worker:
+    """One process serving calls over a pipe until the run ends. A helper that does not
+    answer in time, or dies, is killed and unregistered: its late reply can never be read
+    as the answer to another call, and the next call starts a fresh helper."""
+
+    def __init__(self, key: str, target: Callable[..., None], args: tuple[Any, ...]) -> None:
         context = multiprocessing.get_context("spawn")
+        self.key = key
         self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(backend, child), daemon=True)
+        self._process = context.Process(target=target, args=(*args, child), daemon=True)
         self._process.start()
+        child.close()  # the helper's death then reads as EOF here
 
     def close(self) -> None:
         with contextlib.suppress(OSError):  # a worker that died has closed its end
             self._conn.send(None)  # the server returns, and its process exits
         self._process.join(timeout=60)
-        if self._process.is_alive():
-            self._process.terminate()
+        self.kill()
 
-    def request(self, message: Any) -> tuple[str, Any]:
-        self._conn.send(message)
-        if not self._conn.poll(600):
-            raise RemoteError("the Keras backend worker did not answer in 600 s")
-        return self._conn.recv()
+    def kill(self) -> None:
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(timeout=60)
+        self._conn.close()
+        if _WORKERS.get(self.key) is self:
+            del _WORKERS[self.key]
+
+    def request(self, message: Any, timeout: float) -> tuple[str, Any]:
+        try:
+            self._conn.send(message)
+            if not self._conn.poll(timeout):
+                self.kill()
+                raise RemoteError(
+                    f"the Keras {self.key} helper did not answer in {timeout:g} s; it was "
+                    "killed, and the next call starts a fresh one"
+                )
+            return self._conn.recv()
+        except (EOFError, OSError) as exc:
+            self._process.join(timeout=5)
+            code = self._process.exitcode
+            self.kill()
+            raise RemoteError(
+                f"the Keras {self.key} helper died ({type(exc).__name__}, exit code {code}); "
+                "the next call starts a fresh one"
+            ) from None
 
 
 _WORKERS: dict[str, _Worker] = {}
@@ -142,11 +173,12 @@ _WORKERS: dict[str, _Worker] = {}
 
 def _worker(backend: str) -> _Worker:
     if backend not in _WORKERS:
-        _WORKERS[backend] = _Worker(backend)
+        _WORKERS[backend] = _Worker(backend, _serve, (backend,))
     return _WORKERS[backend]
 
 
 def _serve(backend: str, conn: Connection) -> None:
+    """The helper: answer (call, from_logits) messages until None or the pipe closes."""
     os.environ["KERAS_BACKEND"] = backend
     os.environ["JAX_ENABLE_X64"] = "1"  # float64 checks on the jax backend
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
@@ -157,7 +189,10 @@ def _serve(backend: str, conn: Connection) -> None:
     import keras
 
     while True:
-        message = conn.recv()
+        try:
+            message = conn.recv()
+        except EOFError:  # the process that started it is gone
+            return
         if message is None:
             return
         if backend == "jax":

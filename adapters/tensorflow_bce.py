@@ -13,6 +13,8 @@ tensorflow is imported inside the methods. Conventions, from the sources:
   and subnormal results become 0.
 
 Keras specifics the adapter translates, as a user would:
+- ``tf.keras`` is Keras 3, whose backend is chosen once per process: the adapters pin it to
+  tensorflow (``KERAS_BACKEND``) before the first import, whatever the user exported.
 - ``BinaryCrossentropy`` averages over the last axis before reducing; a trailing axis of
   size 1 is added so each element keeps its own loss (``reduction=None`` then returns the
   element losses).
@@ -29,6 +31,7 @@ Keras specifics the adapter translates, as a user would:
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -67,11 +70,28 @@ _KERAS_REDUCTION = {"none": None, "mean": "sum_over_batch_size", "sum": "sum"}
 
 
 def _tensorflow() -> Any:
-    """Import tensorflow with its C++ start-up chatter (oneDNN, CPU features) silenced."""
+    """Import tensorflow with its C++ start-up chatter (oneDNN, CPU features) silenced, and
+    Keras pinned to its tensorflow backend: ``tf.keras`` is Keras 3, which picks its backend
+    from ``KERAS_BACKEND`` once per process, so a user who exported ``KERAS_BACKEND=jax``
+    would otherwise get keras.losses on jax under these adapters' names."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = "tensorflow"
     import tensorflow as tf
 
     return tf
+
+
+def _keras_backend_problem(tf: Any) -> str | None:
+    """Why the keras.losses adapters cannot run in this process, or None."""
+    backend = tf.keras.backend.backend()
+    if backend == "tensorflow":
+        return None
+    return (
+        f"Keras was imported in this process with the {backend!r} backend before the suite "
+        "could pin it to 'tensorflow'; the keras.losses adapters test the tensorflow backend "
+        "(run them in the suite's worker processes, the default)"
+    )
 
 
 def _device(call: Call) -> str:
@@ -116,6 +136,9 @@ class _TensorflowAdapter(Adapter):
 
 class _KerasBinaryCrossentropy(_TensorflowAdapter):
     from_logits = False
+
+    def device_unavailable(self, device: str) -> str | None:
+        return _keras_backend_problem(_tensorflow()) or super().device_unavailable(device)
 
     def _loss(self, tf: Any, x: Any, call: Call) -> Any:
         loss = tf.keras.losses.BinaryCrossentropy(

@@ -1,15 +1,22 @@
 """Load, validate and materialise the YAML case files.
 
 A case file is one theme (``cases/edge-probabilities.yaml``) validated against
-``cases/schema.json``; each case gives its values literally or through a seeded generator.
-Loading never stops at the first bad file: every problem becomes one ``CaseError`` naming
-the file, the case id and the field, and every good case of every file still loads.
-YAML is read with ``yaml.safe_load`` only.
+``cases/schema.json``; each case gives its values literally, through a seeded generator,
+or from an ``.npy`` data file beside it. Loading never stops at the first bad file: every
+problem becomes one ``CaseError`` naming the file, the line where the file has one, the
+case id and the field, and every good case of every file still loads.
+
+Bounds, so that no file can stall or exhaust a run: the YAML limits of
+``conformance/case_yaml.py`` (size, encoding, alias expansion, safe tags only);
+``MAX_ELEMENTS`` values per array, generated or loaded; generator parameters finite; data
+files inside the case file's folder (no absolute paths, no ``..`` or links leading out),
+``.npy`` only, at most ``MAX_DATA_FILE_BYTES``, read without pickle.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,14 +26,20 @@ from typing import Any
 
 import jsonschema
 import numpy as np
-import yaml
 
+from conformance import case_yaml
 from conformance.dtypes import FloatFormat, float_format
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
 SCHEMA_PATH = CASES_DIR / "schema.json"
 ARRAY_FIELDS = ("input", "target", "weight", "pos_weight")
 ALL_REDUCTIONS = ("none", "mean", "sum")
+
+MAX_ELEMENTS = 1_000_000
+"""Values per array of a case. The reference costs ~40 us per element in mpmath, so this
+is ~40 s of reference per dtype: the upper end of what a conformance case should cost."""
+MAX_DATA_FILE_BYTES = 16 * 1024 * 1024
+"""An .npy file of MAX_ELEMENTS float64 values is 8 MB; twice that is the limit."""
 
 _NAMED = ("smallest_subnormal", "smallest_normal", "largest_below_one", "max")
 _FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -40,9 +53,10 @@ class CaseError:
     case: str | None
     field: str | None
     message: str
+    line: int | None = None
 
     def __str__(self) -> str:
-        where = self.file
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
         if self.case:
             where += f": case {self.case!r}"
         if self.field:
@@ -142,46 +156,39 @@ def load_cases(
 def load_file(path: Path) -> tuple[list[Case], list[CaseError]]:
     name = str(path)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        return [], [CaseError(name, None, None, f"cannot read: {exc.strerror or exc}")]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        return [], [CaseError(name, None, None, f"YAML syntax error{where}: {problem}")]
+        document = case_yaml.read(path)
+    except case_yaml.CaseYamlError as exc:
+        return [], [CaseError(name, None, None, str(exc), exc.line)]
+    data = document.data
+
+    def error(case: str | None, parts: list[Any], message: str) -> CaseError:
+        field_name = _field_name(parts[2:] if case else parts)
+        return CaseError(name, case, field_name, message, case_yaml.line_of(document.root, parts))
 
     errors: list[CaseError] = []
     bad_cases: set[int] = set()
-    for err in sorted(_schema_validator().iter_errors(document), key=lambda e: list(e.path)):
+    for err in sorted(_schema_validator().iter_errors(data), key=lambda e: list(e.path)):
         err = _deepest(err)
-        path_parts = list(err.absolute_path)
-        if len(path_parts) >= 2 and path_parts[0] == "cases" and isinstance(path_parts[1], int):
-            index = path_parts[1]
+        parts = _with_named_field(list(err.absolute_path), err)
+        if len(parts) >= 2 and parts[0] == "cases" and isinstance(parts[1], int):
+            index = parts[1]
             if index in bad_cases:
                 continue  # one message per case is clearer than a cascade
             bad_cases.add(index)
-            errors.append(
-                CaseError(
-                    name,
-                    _case_label(document, index),
-                    _field_name(path_parts[2:], err),
-                    _schema_message(err),
-                )
-            )
+            errors.append(error(_case_label(data, index), parts, _schema_message(err)))
         else:
-            return [], [CaseError(name, None, _field_name(path_parts, err), _schema_message(err))]
+            return [], [error(None, parts, _schema_message(err))]
 
     cases = []
-    stem = path.stem
-    for index, spec in enumerate(document["cases"]):
+    for index, spec in enumerate(data["cases"]):
         if index in bad_cases:
             continue
-        problem = _semantic_problem(spec)
+        problem = _data_file_problem(spec, path.parent) or _semantic_problem(spec)
         if problem:
-            errors.append(CaseError(name, spec["id"], problem[0], problem[1]))
+            field_path = ["cases", index, *problem[0].split(".")]
+            errors.append(error(spec["id"], field_path, problem[1]))
             continue
-        cases.append(_build_case(name, stem, spec))
+        cases.append(_build_case(name, path.stem, spec))
     return cases, errors
 
 
@@ -201,15 +208,17 @@ def _case_label(document: Any, index: int) -> str:
         return f"#{index + 1}"
 
 
-def _field_name(parts: list[Any], err: jsonschema.ValidationError) -> str | None:
-    if err.validator == "additionalProperties":
-        extra = re.findall(r"'([^']+)' was unexpected", err.message)
-        if extra:
-            parts = [*parts, extra[0]]
-    if err.validator == "required":
-        missing = re.findall(r"'([^']+)' is a required property", err.message)
-        if missing:
-            parts = [*parts, missing[0]]
+def _with_named_field(parts: list[Any], err: jsonschema.ValidationError) -> list[Any]:
+    """The error's path, extended by the field it names (an unknown or a missing one)."""
+    pattern = {
+        "additionalProperties": r"'([^']+)' was unexpected",
+        "required": r"'([^']+)' is a required property",
+    }.get(str(err.validator))
+    named = re.findall(pattern, err.message) if pattern else []
+    return [*parts, named[0]] if named else parts
+
+
+def _field_name(parts: list[Any]) -> str | None:
     if not parts:
         return None
     out = str(parts[0])
@@ -234,17 +243,89 @@ def _expected_type(err: jsonschema.ValidationError) -> str:
     return "a number, a string naming a number, or a nested list of them"
 
 
+def _data_file_problem(spec: dict[str, Any], folder: Path) -> tuple[str, str] | None:
+    """Load each ``{npy: path}`` field in place as a float64 array, or say why it cannot be."""
+    for name in ARRAY_FIELDS:
+        ref = spec.get(name)
+        if not isinstance(ref, dict):
+            continue
+        try:
+            spec[name] = _load_npy(folder, ref["npy"])
+        except ValueError as exc:
+            return f"{name}.npy", str(exc)
+    return None
+
+
+def _load_npy(folder: Path, relative: str) -> np.ndarray:
+    """A data file inside ``folder``: .npy, bounded, real numbers, no pickle."""
+    if Path(relative).is_absolute():
+        raise ValueError(f"{relative!r} is an absolute path; name a file beside the case file")
+    base = folder.resolve()
+    path = (base / relative).resolve()  # follows links: where the bytes really are
+    if not path.is_relative_to(base):
+        raise ValueError(f"{relative!r} leads outside the case file's folder {str(base)!r}")
+    if path.suffix != ".npy":
+        raise ValueError(f"{relative!r}: only .npy data files are read")
+    try:
+        size = path.stat().st_size
+        if size > MAX_DATA_FILE_BYTES:
+            raise ValueError(f"{relative!r} is {size:,} bytes, over {MAX_DATA_FILE_BYTES:,}")
+        with path.open("rb") as handle:
+            read_header = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }.get(np.lib.format.read_magic(handle))
+            if read_header is None:
+                raise ValueError(f"{relative!r}: unsupported .npy format version")
+            shape, _, dtype = read_header(handle)
+            elements = math.prod(shape)
+            if elements > MAX_ELEMENTS:
+                raise ValueError(f"{relative!r} holds {elements:,} values, over {MAX_ELEMENTS:,}")
+            if dtype.kind not in "iuf":
+                raise ValueError(f"{relative!r} holds {dtype} values; give real numbers")
+            handle.seek(0)
+            array = np.load(handle, allow_pickle=False)
+    except OSError as exc:
+        raise ValueError(f"cannot read {relative!r}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # not an .npy file, a truncated one, or one of ours above
+        raise ValueError(str(exc) if relative in str(exc) else f"{relative!r}: {exc}") from None
+    return array.astype(np.float64)
+
+
+def _non_finite(value: Any, where: str) -> str | None:
+    """The dotted path of the first NaN or infinity in a nested mapping, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite(item, f"{where}.{key}")
+            if found:
+                return found
+    return None
+
+
 def _semantic_problem(spec: dict[str, Any]) -> tuple[str, str] | None:
-    """Checks the schema cannot express: value spellings, shapes, form-specific fields."""
+    """Checks the schema cannot express: value spellings, shapes, sizes, finite parameters."""
     generated = spec.get("generate", {})
     if spec["form"] == "probs" and ("pos_weight" in spec or "pos_weight" in generated):
         return "pos_weight", "pos_weight applies to the logits form only"
+    for section in ("generate", "expect"):
+        where = _non_finite(spec.get(section), section)
+        if where:
+            return where, "NaN or infinity is not allowed here; give a finite number"
     shapes: dict[str, tuple[int, ...]] = {}
     if "generate" in spec:
         gen = spec["generate"]
         for name in ARRAY_FIELDS:
             if name in gen:
                 shapes[name] = tuple(gen[name].get("shape", gen["shape"]))
+                elements = math.prod(shapes[name])
+                if elements > MAX_ELEMENTS:
+                    where = f"generate.{name}.shape" if "shape" in gen[name] else "generate.shape"
+                    return where, (
+                        f"shape {list(shapes[name])} is {elements:,} values, over the limit of "
+                        f"{MAX_ELEMENTS:,} per array"
+                    )
     else:
         for name in ARRAY_FIELDS:
             if name not in spec:
@@ -324,6 +405,8 @@ def parse_value(raw: float | int | str, dtype: str) -> float:
 
 
 def _parse_nested(raw: Any, dtype: str) -> Any:
+    if isinstance(raw, np.ndarray):  # from a data file, already float64
+        return raw
     if isinstance(raw, list):
         return [_parse_nested(item, dtype) for item in raw]
     return parse_value(raw, dtype)

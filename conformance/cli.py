@@ -1,13 +1,16 @@
 """The ``bce-conformance`` command: run the matrix, list adapters, validate case files.
 
     bce-conformance run [--profile quick|full] [--jobs N] [--adapters GLOBS] [--dtypes ...]
-                        [--devices ...] [--cases PATH ...] [--adapter module:object ...]
+                        [--devices ...] [--cases PATH ...] [--adapter SPEC ...]
+                        [--timeout SECONDS] [--isolation process|none]
                         [--output reports/conformance.json]
-    bce-conformance adapters
+    bce-conformance adapters [--adapter SPEC ...]
     bce-conformance cases validate [PATH ...]
 
-Exit status of ``run``: 0 when every fail and error is a registered known bug, 1 when any
-is not (or a case file is malformed), 2 for a usage error. The report is written either way.
+SPEC is ``module:object`` or ``path/to/file.py:object``. Exit status of ``run``: 0 when
+every fail and error is a registered known bug and every planned check ran, 1 when any is
+not (or a case file is malformed, or the run was interrupted), 2 for a usage error, found
+before any check runs. The report is written whenever checks ran, interrupted or not.
 """
 
 from __future__ import annotations
@@ -15,19 +18,33 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from adapters.base import DEVICES, DTYPES
-from adapters.registry import AdapterSpecError, all_adapters
+from adapters.registry import AdapterSpecError, discover
 from conformance.cases import CASES_DIR, load_cases
 from conformance.known_bugs import KnownBugsError, load_known_bugs
 from conformance.matrix import DEFAULT_DEVICES, PROFILES, build_plan, split_list
 from conformance.memory import TreeMemorySampler
-from conformance.parallel import peak_rss_mib, run_parallel, run_serial
 from conformance.report import build_report, summary_table, write_json_atomic
+from conformance.supervisor import (
+    DEFAULT_TIMEOUT_S,
+    Supervisor,
+    peak_rss_mib,
+    run_in_process,
+    sigterm_interrupts,
+)
 from conformance.verdicts import Verdict
+
+ISOLATION = ("process", "none")
+
+
+class UsageError(ValueError):
+    """A command line that cannot run; reported before any check runs."""
 
 
 def _csv(choices: Sequence[str] | None = None):
@@ -40,6 +57,36 @@ def _csv(choices: Sequence[str] | None = None):
             raise argparse.ArgumentTypeError(str(exc)) from None
 
     return parse
+
+
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} s: give a positive, finite number of seconds")
+    return value
+
+
+def _adapter_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--adapter", action="append", default=[], metavar="SPEC",
+        help="extra adapters: MODULE:OBJECT or path/to/file.py:OBJECT (repeatable)",
+    )  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,20 +103,26 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dtypes", type=_csv(DTYPES), help="override the profile's dtypes")
     run.add_argument("--devices", type=_csv(DEVICES), default=list(DEFAULT_DEVICES))
     run.add_argument("--cases", action="append", type=Path, help="case file or folder (repeatable)")
-    run.add_argument(
-        "--adapter",
-        action="append",
-        default=[],
-        metavar="MODULE:OBJECT",
-        help="load extra adapters from MODULE:OBJECT (repeatable)",
-    )
+    _adapter_option(run)
     run.add_argument("--output", type=Path, default=Path("reports/conformance.json"))
     run.add_argument(
-        "--jobs", type=int, default=0,
+        "--jobs", type=_count(0), default=0,
         help="worker processes (each imports the frameworks once); 0 (default): one per CPU",
     )  # fmt: skip
+    run.add_argument(
+        "--timeout", type=_seconds, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+        help=f"per check: a check running longer is an error verdict and its worker is "
+        f"restarted (default {DEFAULT_TIMEOUT_S:g})",
+    )  # fmt: skip
+    run.add_argument(
+        "--isolation", choices=ISOLATION, default="process",
+        help="process (default): checks run in supervised worker processes, so a crash or "
+        "hang costs one check; none: in this process (for debuggers; --jobs and --timeout "
+        "are then ignored)",
+    )  # fmt: skip
 
-    sub.add_parser("adapters", help="list adapters, their availability and conventions")
+    listing = sub.add_parser("adapters", help="list adapters, where they come from, what they run")
+    _adapter_option(listing)
 
     cases = sub.add_parser("cases", help="work with case files")
     cases_sub = cases.add_subparsers(dest="cases_command", required=True)
@@ -84,18 +137,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _run(args)
         if args.command == "adapters":
-            return _list_adapters()
+            return _list_adapters(args.adapter)
         return _validate(args.paths)
-    except (AdapterSpecError, KnownBugsError) as exc:
+    except (AdapterSpecError, KnownBugsError, UsageError) as exc:
         print(f"bce-conformance: {exc}", file=sys.stderr)
         return 2
 
 
+def _check_writable(path: Path) -> None:
+    """Fail now, not after the run, if the report cannot be written at ``path``."""
+    if path.is_dir():
+        raise UsageError(f"--output {path} is a directory; name a file, e.g. {path}/run.json")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {path}: {exc.strerror or exc}") from None
+
+
 def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    _check_writable(args.output)
     plan_options = {
         "adapter_globs": args.adapters,
-        "extra_adapters": args.adapter,
+        "extra_adapters": [_absolute_spec(spec) for spec in args.adapter],
         "dtypes": args.dtypes,
         "devices": args.devices,
         "case_paths": args.cases,
@@ -108,13 +174,16 @@ def _run(args: argparse.Namespace) -> int:
     for problem in plan.load_problems:
         print(f"adapter plug-in not loaded: {problem.source}: {problem.message}", file=sys.stderr)
     jobs = args.jobs or os.cpu_count() or 1
-    with TreeMemorySampler() as memory:
-        if jobs > 1:
-            results, timing, complete = run_parallel(plan, plan_options, jobs)
+    with TreeMemorySampler() as memory, sigterm_interrupts():
+        if args.isolation == "none":
+            outcome = run_in_process(plan, bugs)
         else:
-            results, timing, complete = run_serial(plan, bugs)
+            supervisor = Supervisor(plan, plan_options, jobs=jobs, timeout=args.timeout)
+            outcome = supervisor.run()
+    if outcome.interrupted:
+        print(f"interrupted by {outcome.interrupted}: writing what ran so far", file=sys.stderr)
     report = build_report(
-        results,
+        outcome,
         adapters=plan.adapters,
         case_errors=plan.case_errors,
         load_problems=plan.load_problems,
@@ -122,37 +191,67 @@ def _run(args: argparse.Namespace) -> int:
             "profile": args.profile,
             "dtypes": sorted({c.dtype for c in plan.checks}, key=DTYPES.index),
             "devices": args.devices,
-            "jobs": jobs,
+            "jobs": jobs if args.isolation == "process" else 1,
+            "isolation": args.isolation,
+            "timeout_s": args.timeout,
             "cases": [str(p) for p in plan.case_paths],
             "adapters": [a.name for a in plan.adapters],
         },
         timing={
             "wall_s": time.perf_counter() - started,
-            **timing,
-            "main_peak_rss_mib": max(peak_rss_mib(), timing.get("main_peak_rss_mib", 0.0)),
+            **outcome.timing,
+            "main_peak_rss_mib": peak_rss_mib(),
             "tree_peak_rss_mib": memory.peak_mib,
         },
-        complete=complete,
     )
     write_json_atomic(args.output, report)
     print(summary_table(report))
     unexplained = [
-        r for r in results if r.verdict in (Verdict.FAIL, Verdict.ERROR) and r.known_bug is None
+        r
+        for r in outcome.results
+        if r.verdict in (Verdict.FAIL, Verdict.ERROR) and r.known_bug is None
     ]
     for r in unexplained[:20]:
         print(f"{r.verdict.value.upper()}: {r.check.id}: {r.judgement.detail}", file=sys.stderr)
+    for check, reason in outcome.missing[:5]:
+        print(f"MISSING: {check.id}: {reason}", file=sys.stderr)
+    if len(outcome.missing) > 5:
+        print(f"MISSING: ... {len(outcome.missing) - 5} more in the report", file=sys.stderr)
     print(f"report: {args.output}")
-    return 1 if unexplained or plan.case_errors or not complete else 0
+    return 1 if unexplained or plan.case_errors or not outcome.complete else 0
 
 
-def _list_adapters() -> int:
-    adapters, problems = all_adapters()
-    for adapter in adapters:
+def _absolute_spec(spec: str) -> str:
+    """A file spec with an absolute path, so worker processes load the very same file."""
+    target, sep, attr = spec.rpartition(":")
+    if sep and (target.endswith(".py") or "/" in target):
+        return f"{Path(target).resolve()}:{attr}"
+    return spec
+
+
+def _list_adapters(specs: Sequence[str]) -> int:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        discovery = discover(specs, strict_specs=False)
+    for warning in caught:
+        print(f"warning: {warning.message}")
+    for adapter in discovery.adapters:
+        print(f"{adapter.name}\n    {adapter.api}\n    from {discovery.sources[adapter.name]}")
         reason = adapter.available()
-        state = f"unavailable: {reason}" if reason else f"{adapter.framework} {adapter.version()}"
-        conventions = ", ".join(adapter.conventions.names()) or "none"
-        print(f"{adapter.name}\n    {adapter.api}\n    {state}; conventions: {conventions}")
-    for problem in problems:
+        if reason:
+            print(f"    unavailable: {reason}")
+            continue
+        try:
+            devices = ", ".join(adapter.devices())
+        except Exception as exc:  # a framework that fails to import
+            devices = f"unknown ({adapter.framework} failed to import: {type(exc).__name__}: {exc})"
+        print(
+            f"    {adapter.framework} {adapter.version() or '(no version)'}; "
+            f"forms {', '.join(sorted(adapter.forms))}; dtypes {', '.join(adapter.dtypes())}; "
+            f"devices {devices}\n"
+            f"    conventions: {', '.join(adapter.conventions.names()) or 'none'}"
+        )
+    for problem in discovery.problems:
         print(f"not loaded: {problem.source}: {problem.message}")
     return 0
 

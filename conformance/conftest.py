@@ -1,51 +1,69 @@
 """pytest plumbing for the conformance matrix: options, parametrisation, known-bug xfails.
 
     pytest conformance [--profile quick|full] [--adapters GLOBS] [--dtypes float32,...]
-                       [--devices cpu,gpu] [--cases PATH ...] [--adapter module:object ...]
+                       [--devices cpu,gpu] [--cases PATH ...] [--adapter SPEC ...]
+                       [--check-timeout SECONDS] [--isolation process|none]
 
-Each check becomes one test with a readable id (adapter-device-dtype-case:reduction). A
-check named by a strict entry of conformance/known_bugs.yaml is a strict xfail: if the
-framework starts passing it, the test fails and says so (a non-strict entry only turns an
-actual fail into an xfail). Registry entries that match no collected check are
-listed at the end of an unfiltered run, so stale entries do not pile up.
+Each check becomes one test with a readable id (adapter-device-dtype-case:reduction). The
+checks run in a supervised worker process (``conformance/supervisor.py``): a check that
+hangs past the timeout or crashes its worker is that test's ``error``, and a fresh worker
+runs the next, so one check can neither hang nor end the session. A check named by a
+strict entry of conformance/known_bugs.yaml is a strict xfail: if the framework starts
+passing it, the test fails and says so (a non-strict entry only turns an actual fail into
+an xfail). Registry entries that match no collected check are listed at the end of an
+unfiltered run, so stale entries do not pile up.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from adapters.base import DEVICES, DTYPES
+from adapters.registry import AdapterSpecError
 from conformance.known_bugs import KnownBug, load_known_bugs
 from conformance.matrix import (
     DEFAULT_DEVICES,
     Check,
+    CheckResult,
     Plan,
     Runner,
     build_plan,
     known_bug_for,
     split_list,
 )
+from conformance.supervisor import SupervisedRunner
+
+
+def _plan_options(config: pytest.Config) -> dict[str, Any]:
+    try:
+        dtypes = split_list(config.getoption("dtypes"), DTYPES)
+        devices = split_list(config.getoption("devices"), DEVICES)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--dtypes/--devices: {exc}") from None
+    cases = config.getoption("cases")
+    return {
+        "adapter_globs": split_list(config.getoption("adapters")),
+        "extra_adapters": config.getoption("adapter"),
+        "dtypes": dtypes,
+        "profile": config.getoption("profile"),
+        "devices": devices or DEFAULT_DEVICES,
+        "case_paths": [Path(p).resolve() for p in cases] if cases else None,
+    }
 
 
 def _plan(config: pytest.Config) -> Plan:
     plan = getattr(config, "_bce_plan", None)
     if plan is None:
+        options = _plan_options(config)
         try:
-            dtypes = split_list(config.getoption("dtypes"), DTYPES)
-            devices = split_list(config.getoption("devices"), DEVICES)
-        except ValueError as exc:
-            raise pytest.UsageError(f"--dtypes/--devices: {exc}") from None
-        cases = config.getoption("cases")
-        plan = build_plan(
-            adapter_globs=split_list(config.getoption("adapters")),
-            extra_adapters=config.getoption("adapter"),
-            dtypes=dtypes,
-            profile=config.getoption("profile"),
-            devices=devices or DEFAULT_DEVICES,
-            case_paths=[Path(p) for p in cases] if cases else None,
-        )
+            plan = build_plan(**options)
+        except AdapterSpecError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        config._bce_plan_options = options  # type: ignore[attr-defined]
         config._bce_plan = plan  # type: ignore[attr-defined]
         config._bce_bugs = load_known_bugs()  # type: ignore[attr-defined]
         config._bce_used_bugs = set()  # type: ignore[attr-defined]
@@ -74,10 +92,29 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("case_plan", [_plan(metafunc.config)], ids=["cases"])
 
 
+class _InProcess:
+    """``--isolation none``: the checks run in the pytest process itself."""
+
+    def __init__(self, bugs: list[KnownBug]) -> None:
+        self._runner = Runner(bugs)
+
+    def run(self, check: Check) -> CheckResult:
+        return self._runner.run(check)
+
+
 @pytest.fixture(scope="session")
-def runner(pytestconfig: pytest.Config) -> Runner:
-    _plan(pytestconfig)
-    return Runner(pytestconfig._bce_bugs)  # type: ignore[attr-defined]
+def runner(pytestconfig: pytest.Config) -> Iterator[SupervisedRunner | _InProcess]:
+    plan = _plan(pytestconfig)
+    if pytestconfig.getoption("isolation") == "none":
+        yield _InProcess(pytestconfig._bce_bugs)  # type: ignore[attr-defined]
+        return
+    supervised = SupervisedRunner(
+        plan,
+        pytestconfig._bce_plan_options,  # type: ignore[attr-defined]
+        timeout=pytestconfig.getoption("check_timeout"),
+    )
+    yield supervised
+    supervised.close()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from adapters.base import DTYPES, Adapter, Call, Outcome
-from adapters.registry import LoadProblem, all_adapters, select
+from adapters.registry import LoadProblem, discover, select
 from conformance import known_bugs
 from conformance.cases import CASES_DIR, Case, CaseError, load_cases
 from conformance.dtypes import float_format
@@ -145,7 +145,8 @@ def build_plan(
     """Adapters (built-in, plug-in, ``module:object``) x cases, expanded into checks.
 
     The quick profile leaves out extended adapters unless ``adapter_globs`` names them."""
-    adapters, problems = all_adapters(extra_adapters)
+    discovery = discover(extra_adapters)
+    adapters, problems = discovery.adapters, discovery.problems
     if profile == "quick" and not adapter_globs:
         adapters = [a for a in adapters if not a.extended]
     adapters = select(adapters, adapter_globs)

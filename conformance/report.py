@@ -2,8 +2,9 @@
 
 The JSON is written atomically (a temporary file in the same folder, then ``os.replace``),
 so an interrupted run never leaves a half-written report, and an earlier report is only
-replaced by a complete document. A run stopped early still writes a valid report, marked
-``"complete": false``.
+replaced by a complete document. A run stopped early, or one whose checks did not all run,
+still writes a valid report, marked ``"complete": false``, with the checks that have no
+verdict listed under ``missing`` by reason.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Any
 
 from adapters.base import DTYPES, Adapter
 from conformance.cases import CaseError
-from conformance.matrix import CheckResult
+from conformance.matrix import Check, CheckResult
+from conformance.supervisor import RunOutcome
 from conformance.verdicts import Verdict
 
 SCHEMA_VERSION = 1
@@ -30,19 +32,21 @@ DTYPE_ORDER = list(DTYPES)
 
 
 def build_report(
-    results: Sequence[CheckResult],
+    outcome: RunOutcome,
     *,
     adapters: Sequence[Adapter],
     case_errors: Iterable[CaseError],
     load_problems: Iterable[Any],
     options: dict[str, Any],
     timing: dict[str, float],
-    complete: bool,
 ) -> dict[str, Any]:
+    results = outcome.results
     return {
         "schema_version": SCHEMA_VERSION,
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "complete": complete,
+        "complete": outcome.complete,
+        "interrupted": outcome.interrupted,
+        "missing": _missing(outcome.missing),
         "environment": {
             "python": sys.version.split()[0],
             "platform": platform.platform(),
@@ -57,6 +61,14 @@ def build_report(
         "adapter_load_problems": [f"{p.source}: {p.message}" for p in load_problems],
         "checks": [r.to_json() for r in results],
     }
+
+
+def _missing(missing: Sequence[tuple[Check, str]]) -> dict[str, Any]:
+    """Checks without a verdict, grouped by the reason (one reason can cover thousands)."""
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for check, reason in missing:
+        by_reason[reason].append(check.id)
+    return {"count": len(missing), "by_reason": dict(by_reason)}
 
 
 def _adapter_info(adapter: Adapter) -> dict[str, Any]:
@@ -157,6 +169,11 @@ def summary_table(report: dict[str, Any]) -> str:
         f"compilation {t['compile_s']:.1f} s, summed "
         f"over {report['options']['jobs']} process(es)); peak memory {t['tree_peak_rss_mib']:.0f}"
         f" MiB (all processes together, sampled; their separate peaks sum to {summed:.0f} MiB)"
-        + ("" if report["complete"] else "  [INCOMPLETE: run was interrupted]")
+        + (
+            ""
+            if report["complete"]
+            else f"  [INCOMPLETE: {report['missing']['count']} planned "
+            "check(s) did not run; see 'missing' in the report]"
+        )
     )
     return "\n".join(lines)

@@ -66,9 +66,6 @@ class Quantity:
         hi, lo = ref.reduced(self.reduction)
         return hi, lo, reduction_tolerance(len(ref.terms), self.reduction), None
 
-    def shape(self, ref: Reference) -> tuple[int, ...]:
-        return ref.shape if self.grad or self.reduction == "none" else ()
-
 
 def _compare(got: np.ndarray, ref: Reference, quantity: Quantity, fmt: FloatFormat) -> Comparison:
     hi, lo, tol, scale = quantity.expected(ref)
@@ -102,18 +99,14 @@ def judge(
     """The verdict of one check. References are passed lazily: the convention-adjusted one
     is computed only when the mathematics alone does not explain the value."""
     conv = adapter.conventions
+    if outcome.malformed is not None:
+        return Judgement(Verdict.ERROR, f"returned {outcome.malformed}")
     if expect_error is not None:
         return _judge_expected_error(adapter, outcome, expect_error, quantity, fmt, convention_ref)
     if outcome.error is not None:
         return Judgement(Verdict.ERROR, f"raised {outcome.error}")
-    returned = outcome.grad if quantity.grad else outcome.value
-    if returned is None:
-        return Judgement(Verdict.ERROR, "returned no gradient")
-    got = np.asarray(returned)
+    got = np.asarray(outcome.grad if quantity.grad else outcome.value)  # validated: shaped
     ref = math_ref()
-    expected_shape = quantity.shape(ref)
-    if got.shape != expected_shape:
-        return Judgement(Verdict.FAIL, f"returned shape {got.shape}, expected {expected_shape}")
     math_cmp = _compare(got, ref, quantity, fmt)
     worst = int(np.argmax(math_cmp.error_ulps)) if math_cmp.error_ulps.size else 0
     error = math_cmp.max_error_ulps

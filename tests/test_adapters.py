@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from adapters.base import Adapter
-from adapters.registry import AdapterSpecError, all_adapters, builtin_adapters, load_spec, select
+from adapters.registry import AdapterSpecError, builtin_adapters, discover, load_spec, select
 from conformance.cases import load_cases
 from conformance.matrix import Runner, expand
 from conformance.verdicts import Verdict
@@ -128,8 +128,10 @@ def test_module_object_specs(tmp_path, monkeypatch):
         load_spec("no_such_module_xyz:thing")
     with pytest.raises(AdapterSpecError, match="expected 'module:object'"):
         load_spec("my_bce")
-    adapters, _ = all_adapters(["my_bce:ADAPTERS"])
-    assert "mine.stable" in {a.name for a in adapters}
+    discovery = discover(["my_bce:ADAPTERS"])
+    assert "mine.stable" in {a.name for a in discovery.adapters}
+    assert discovery.sources["mine.stable"] == "--adapter my_bce:ADAPTERS"
+    assert discovery.sources["numpy.stable"] == "built-in adapters.numpy_bce"
 
 
 def test_duplicate_names_warn_and_keep_the_first(tmp_path, monkeypatch):
@@ -137,9 +139,13 @@ def test_duplicate_names_warn_and_keep_the_first(tmp_path, monkeypatch):
         "from adapters.numpy_bce import NumpyStable\nADAPTERS = [NumpyStable()]\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.warns(UserWarning, match="registered twice"):
-        adapters, _ = all_adapters(["dup_bce:ADAPTERS"])
-    assert sum(a.name == "numpy.stable" for a in adapters) == 1
+    message = (
+        r"'numpy.stable' from --adapter dup_bce:ADAPTERS is already provided by "
+        r"built-in adapters.numpy_bce"
+    )
+    with pytest.warns(UserWarning, match=message):
+        discovery = discover(["dup_bce:ADAPTERS"])
+    assert sum(a.name == "numpy.stable" for a in discovery.adapters) == 1
 
 
 def test_select_names_the_known_adapters_when_nothing_matches():

@@ -48,7 +48,8 @@ def test_unknown_field(tmp_path):
     _, error = _one_error(tmp_path, text)
     assert (error.case, error.field) == ("c1", "colour")
     assert "unknown field" in error.message
-    assert str(error) == f"{error.file}: case 'c1': field 'colour': {error.message}"
+    assert error.line == 7  # the line of the unknown field
+    assert str(error) == f"{error.file}:7: case 'c1': field 'colour': {error.message}"
 
 
 def test_wrong_type(tmp_path):

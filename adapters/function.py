@@ -1,0 +1,186 @@
+"""Make a plain function an adapter: ``@bce_adapter(form="probs", reductions=("mean",))``.
+
+For people who wrote their own BCE (a NumPy loop, a fused kernel behind a Python call) and
+want to know whether it conforms, without writing a subclass::
+
+    @bce_adapter(form="probs", reductions=("mean",), dtypes=("float32", "float64"))
+    def my_bce(p, y):
+        return -np.mean(y * np.log(p) + (1 - y) * np.log1p(-p))
+
+The function takes NumPy arrays already in the check's dtype (ml_dtypes for bfloat16) and
+returns the loss as anything NumPy can read. What it supports is read from its signature:
+a ``weight`` parameter means it takes per-element weights, ``pos_weight`` the logits
+form's positive weight, ``reduction`` that it computes every reduction it is asked for
+(``"none"``, ``"mean"``, ``"sum"``); without one, ``reductions`` says which it computes.
+``grad=`` names a function with the same parameters returning d(loss)/d(input) (of the
+sum of the element losses, for ``none``), checked like every framework's gradient.
+Anything it does not support is a ``skip`` with the reason. The decorated name is an
+``Adapter`` (pass it as ``--adapter my_file.py:my_bce``) that can still be called as the
+function.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from adapters.base import DTYPES, FORMS, REDUCTIONS, Adapter, Call, Conventions
+
+NO_CONVENTIONS = Conventions()
+
+
+class FunctionAdapterError(TypeError):
+    """``bce_adapter`` was given options that do not fit the function."""
+
+
+class FunctionAdapter(Adapter):
+    """An adapter around one plain function (see the module docstring)."""
+
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        *,
+        form: str | Iterable[str],
+        reductions: Iterable[str] | None,
+        dtypes: Iterable[str],
+        grad: Callable[..., Any] | None,
+        name: str | None,
+        framework: str,
+        requires: Iterable[str],
+        conventions: Conventions,
+    ) -> None:
+        label = getattr(function, "__qualname__", repr(function))
+        parameters = _parameters(function, label)
+        self.function, self.grad_function = function, grad
+        self.name = name or str(getattr(function, "__name__", label))
+        self.framework = framework
+        self._requires = tuple(requires)
+        self.forms = frozenset([form] if isinstance(form, str) else form)
+        self.takes_reduction = "reduction" in parameters
+        self.reductions = frozenset(_reductions(reductions, self.takes_reduction, label))
+        self._dtypes = list(dtypes)
+        self.supports_weight = "weight" in parameters
+        self.supports_pos_weight = "pos_weight" in parameters
+        self.supports_grad = grad is not None
+        self.conventions = conventions
+        self.api = f"{getattr(function, '__module__', '?')}.{label}{inspect.signature(function)}"
+        _check_choices("form", self.forms, FORMS, label)
+        _check_choices("dtypes", self._dtypes, DTYPES, label)
+        if grad is not None:
+            grad_parameters = _parameters(grad, f"grad of {label}")
+            if grad_parameters != parameters:
+                raise FunctionAdapterError(
+                    f"bce_adapter({label}): grad takes {sorted(grad_parameters)}, the function "
+                    f"{sorted(parameters)}; give both the same parameters"
+                )
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        return self._requires
+
+    @property
+    def extra(self) -> str:
+        return ""  # the user's own modules: this project installs none of them
+
+    def dtypes(self) -> list[str]:
+        return list(self._dtypes)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Still the user's function."""
+        return self.function(*args, **kwargs)
+
+    def _run(self, call: Call) -> Any:
+        options: dict[str, Any] = {}
+        if self.takes_reduction:
+            options["reduction"] = call.reduction
+        if call.weight is not None:
+            options["weight"] = call.weight
+        if call.pos_weight is not None:
+            options["pos_weight"] = call.pos_weight
+        value = self.function(call.input, call.target, **options)
+        if not call.grad:
+            return value
+        assert self.grad_function is not None  # unsupported() skips grad calls without one
+        return value, self.grad_function(call.input, call.target, **options)
+
+
+def _parameters(function: Callable[..., Any], label: str) -> set[str]:
+    """The option names a function takes after (input, target)."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError) as exc:
+        raise FunctionAdapterError(
+            f"bce_adapter({label}): cannot read its signature: {exc}"
+        ) from None
+    positional = [
+        p
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    if len(positional) < 2 and not any(p.kind == p.VAR_POSITIONAL for p in positional):
+        raise FunctionAdapterError(
+            f"bce_adapter({label}): the function must take (input, target), it takes {signature}"
+        )
+    return {name for name in list(signature.parameters)[2:] if name != "self"}
+
+
+def _reductions(given: Iterable[str] | None, takes_reduction: bool, label: str) -> list[str]:
+    if given is not None:
+        chosen = list(given)
+        _check_choices("reductions", chosen, REDUCTIONS, label)
+        if len(chosen) > 1 and not takes_reduction:
+            raise FunctionAdapterError(
+                f"bce_adapter({label}): reductions={tuple(chosen)} but the function has no "
+                "'reduction' parameter to tell them apart; give one reduction, or add "
+                "reduction='mean' to its parameters"
+            )
+        return chosen
+    if takes_reduction:
+        return list(REDUCTIONS)
+    raise FunctionAdapterError(
+        f"bce_adapter({label}): say which reduction the function computes, e.g. "
+        "reductions=('mean',) (or ('none',) for element losses), or give it a 'reduction' "
+        "parameter"
+    )
+
+
+def _check_choices(option: str, values: Iterable[str], choices: Iterable[str], label: str) -> None:
+    bad = [v for v in values if v not in choices]
+    if bad:
+        raise FunctionAdapterError(
+            f"bce_adapter({label}): {option} {bad} not among {', '.join(choices)}"
+        )
+
+
+def bce_adapter(
+    function: Callable[..., Any] | None = None,
+    *,
+    form: str | Iterable[str] = "probs",
+    reductions: Iterable[str] | None = None,
+    dtypes: Iterable[str] = ("float32", "float64"),
+    grad: Callable[..., Any] | None = None,
+    name: str | None = None,
+    framework: str = "python",
+    requires: Iterable[str] = (),
+    conventions: Conventions = NO_CONVENTIONS,
+) -> FunctionAdapter | Callable[[Callable[..., Any]], FunctionAdapter]:
+    """A decorator (``@bce_adapter(...)``) or a call (``bce_adapter(fn, ...)``) making ``fn``
+    an adapter. ``requires``: modules the function imports (probed, never imported, so a
+    missing one makes the adapter unavailable with the reason); ``conventions``: documented
+    departures from the mathematics, as for any adapter."""
+
+    def make(fn: Callable[..., Any]) -> FunctionAdapter:
+        return FunctionAdapter(
+            fn,
+            form=form,
+            reductions=reductions,
+            dtypes=dtypes,
+            grad=grad,
+            name=name,
+            framework=framework,
+            requires=requires,
+            conventions=conventions,
+        )
+
+    return make if function is None else make(function)

@@ -1,0 +1,98 @@
+"""Check what an adapter returned before anything judges it.
+
+An adapter's ``_run`` returns the loss, or with ``call.grad`` the pair (loss, gradient), as
+anything NumPy can read. Third-party code returns all sorts of things: ``None``, a string,
+an object, a tuple of the wrong length, an array of the wrong shape or of complex numbers.
+Each becomes an ``Outcome`` whose ``malformed`` says what came back and what was expected,
+which the verdict engine reports as an ``error``; only well-formed values reach the
+comparison, as float64 arrays of the shape the call asks for. A gradient call is judged
+on its gradient: a malformed loss there leaves ``value`` None (its value check says why).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+
+from adapters.base import Call, Outcome
+
+_ML_FLOATS = {np.dtype(ml_dtypes.bfloat16), np.dtype(ml_dtypes.float8_e4m3fn)}
+_REPR_LIMIT = 80
+
+
+def expected_shape(call: Call) -> tuple[int, ...]:
+    """The loss's shape: the elements' (input and target broadcast) for ``none``, () else."""
+    if call.reduction != "none":
+        return ()
+    try:
+        return np.broadcast_shapes(call.input.shape, call.target.shape)
+    except ValueError:  # a shape-mismatch case: the API should have raised
+        return call.input.shape
+
+
+def outcome_from_return(result: Any, call: Call) -> Outcome:
+    """The Outcome for what ``_run`` returned: float64 arrays, or ``malformed``."""
+    if isinstance(result, tuple):
+        if len(result) != 2:
+            return Outcome(
+                malformed=f"a tuple of {len(result)} items; expected the loss, or the pair "
+                "(loss, gradient)"
+            )
+        value, grad = result
+    elif call.grad:
+        return Outcome(
+            malformed=f"{_describe(result)} alone; with grad=True expected the pair "
+            f"(loss, gradient of shape {call.input.shape})"
+        )
+    else:
+        value, grad = result, None
+    loss_shape = expected_shape(call)
+    loss_wanted = f"the loss of shape {loss_shape} (reduction={call.reduction!r})"
+    value_array, problem = _as_float64(value, loss_shape, loss_wanted)
+    if not call.grad:
+        return Outcome(malformed=problem) if problem else Outcome(value=value_array)
+    # a gradient check judges the gradient; the loss has a check of its own
+    if grad is None:
+        return Outcome(
+            malformed=f"(loss, None); expected a gradient of shape {call.input.shape} "
+            "(an adapter without gradients leaves supports_grad False)"
+        )
+    grad_wanted = f"the gradient of shape {call.input.shape}"
+    grad_array, problem = _as_float64(grad, call.input.shape, grad_wanted)
+    if problem:
+        return Outcome(malformed=problem)
+    return Outcome(value=value_array, grad=grad_array)
+
+
+def _as_float64(
+    value: Any, shape: tuple[int, ...], expected: str
+) -> tuple[np.ndarray | None, str | None]:
+    """(float64 array, None), or (None, what is wrong with ``value``)."""
+    if value is None:
+        return None, f"None; expected {expected}"
+    if isinstance(value, str | bytes):
+        return None, f"{_describe(value)}; expected {expected}"
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # ragged lists, objects whose __array__ raises
+        reason = f"{type(exc).__name__}: {str(exc)[:_REPR_LIMIT]}"
+        return None, f"{_describe(value)}, which NumPy cannot read ({reason}); expected {expected}"
+    if not (array.dtype.kind in "iuf" or array.dtype in _ML_FLOATS):
+        kind = "complex" if array.dtype.kind == "c" else "non-numeric"
+        return None, f"{_describe(value)} with {kind} dtype {array.dtype}; expected {expected}"
+    if array.shape != shape:
+        return None, f"an array of shape {array.shape}; expected {expected}"
+    return array.astype(np.float64), None
+
+
+def _describe(value: Any) -> str:
+    """A short, safe description of a returned object: its type and a clipped repr."""
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__ is no reason to lose the verdict
+        text = "<repr failed>"
+    if len(text) > _REPR_LIMIT:
+        text = text[: _REPR_LIMIT - 3] + "..."
+    return f"{type(value).__name__} {text}"
