@@ -25,6 +25,8 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+
 from adapters.base import DTYPES, FORMS, REDUCTIONS, Adapter, Call, Conventions
 
 NO_CONVENTIONS = Conventions()
@@ -98,11 +100,12 @@ class FunctionAdapter(Adapter):
             options["weight"] = call.weight
         if call.pos_weight is not None:
             options["pos_weight"] = call.pos_weight
-        value = self.function(call.input, call.target, **options)
-        if not call.grad:
-            return value
-        assert self.grad_function is not None  # unsupported() skips grad calls without one
-        return value, self.grad_function(call.input, call.target, **options)
+        with np.errstate(all="ignore"):  # log(0), 0 * inf: the value is what is judged
+            value = self.function(call.input, call.target, **options)
+            if not call.grad:
+                return value
+            assert self.grad_function is not None  # unsupported() skips grad calls without
+            return value, self.grad_function(call.input, call.target, **options)
 
 
 def _parameters(function: Callable[..., Any], label: str) -> set[str]:

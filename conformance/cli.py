@@ -184,6 +184,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"interrupted by {outcome.interrupted}: writing what ran so far", file=sys.stderr)
     report = build_report(
         outcome,
+        planned=len(plan.checks),
         adapters=plan.adapters,
         case_errors=plan.case_errors,
         load_problems=plan.load_problems,
@@ -224,9 +225,9 @@ def _run(args: argparse.Namespace) -> int:
 def _absolute_spec(spec: str) -> str:
     """A file spec with an absolute path, so worker processes load the very same file."""
     target, sep, attr = spec.rpartition(":")
-    if sep and (target.endswith(".py") or "/" in target):
+    if sep and (target.endswith(".py") or "/" in target) and Path(target).is_file():
         return f"{Path(target).resolve()}:{attr}"
-    return spec
+    return spec  # a module name, or a file that is not there: its error quotes it as typed
 
 
 def _list_adapters(specs: Sequence[str]) -> int:

@@ -34,6 +34,7 @@ DTYPE_ORDER = list(DTYPES)
 def build_report(
     outcome: RunOutcome,
     *,
+    planned: int,
     adapters: Sequence[Adapter],
     case_errors: Iterable[CaseError],
     load_problems: Iterable[Any],
@@ -45,6 +46,7 @@ def build_report(
         "schema_version": SCHEMA_VERSION,
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "complete": outcome.complete,
+        "planned_checks": planned,
         "interrupted": outcome.interrupted,
         "missing": _missing(outcome.missing),
         "environment": {

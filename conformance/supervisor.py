@@ -334,7 +334,8 @@ class Supervisor:
                 busy = True
                 continue
             while queue and self._given_up(queue[0]):
-                self.missing[queue[0]] = self._given_up_reason(queue.popleft())
+                index = queue.popleft()
+                self.missing[index] = self._given_up_reason(index)
             if not queue:
                 if worker is not None:
                     worker.stop()

@@ -1,0 +1,209 @@
+"""Isolation: real crashes (a segfault through ctypes, abort), a real hang, SIGTERM and
+Ctrl-C against a real run. Each costs its own check at most; no healthy result is lost; the
+report is always written and its ``complete`` flag tells the truth. Every test here is
+bounded in time (short check timeouts, subprocess timeouts)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conformance.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+BROKEN = """
+import ctypes, os, time
+
+import numpy as np
+
+from adapters.function import bce_adapter
+
+
+def _stable(p, y):
+    return -np.mean(y * np.log(p) + (1 - y) * np.log1p(-p))
+
+
+@bce_adapter(form="probs", reductions=("mean",), name="broken.segfault")
+def segfault(p, y):
+    ctypes.string_at(0)  # reads address 0: SIGSEGV
+
+
+@bce_adapter(form="probs", reductions=("mean",), name="broken.abort")
+def abort(p, y):
+    os.abort()
+
+
+@bce_adapter(form="probs", reductions=("mean",), name="broken.hang")
+def hang(p, y):
+    time.sleep(3600)
+
+
+@bce_adapter(form="probs", reductions=("mean",), name="broken.segfault-at-half")
+def segfault_at_half(p, y):
+    if p.size == 1 and float(p[0]) == 0.5:
+        ctypes.string_at(0)
+    return _stable(p, y)
+
+
+@bce_adapter(form="probs", reductions=("mean",), name="broken.slow")
+def slow(p, y):
+    time.sleep(0.3)
+    return _stable(p, y)
+"""
+
+ONE_CASE = """
+description: two small cases
+cases:
+  - id: half
+    description: p = 0.5
+    form: probs
+    input: [0.5]
+    target: [1.0]
+  - id: quarter
+    description: p = 0.25
+    form: probs
+    input: [0.25]
+    target: [0.0]
+"""
+
+
+@pytest.fixture
+def broken(tmp_path: Path) -> Path:
+    path = tmp_path / "broken.py"
+    path.write_text(BROKEN)
+    return path
+
+
+def _checks(report: dict, adapter: str) -> list[dict]:
+    return [c for c in report["checks"] if c["adapter"] == adapter]
+
+
+def _run(tmp_path: Path, broken: Path, names: list[str], *args: str) -> tuple[int, dict]:
+    out = tmp_path / "report.json"
+    specs = [a for name in names for a in ("--adapter", f"{broken}:{name}")]
+    code = main(["run", "--output", str(out), "--devices", "cpu", *specs, *args])
+    return code, json.loads(out.read_text())
+
+
+def test_crashes_and_hangs_cost_their_checks_and_no_healthy_one(tmp_path, broken):
+    healthy_code, healthy = _run(tmp_path, broken, [], "--adapters", "numpy.stable")
+    code, report = _run(
+        tmp_path, broken, ["segfault", "abort", "hang"],
+        "--adapters", "broken.*,numpy.stable", "--timeout", "2", "--jobs", "2",
+    )  # fmt: skip
+    assert healthy_code == 0 and code == 1
+    verdicts = {c["id"]: c["verdict"] for c in _checks(report, "numpy.stable")}
+    assert verdicts == {c["id"]: c["verdict"] for c in healthy["checks"]}  # nothing lost
+    details = {c["adapter"]: c["detail"] for c in report["checks"] if c["verdict"] == "error"}
+    assert "killed by SIGSEGV (Segmentation fault)" in details["broken.segfault"]
+    assert "and again when the check was retried" in details["broken.segfault"]
+    assert "killed by SIGABRT" in details["broken.abort"]
+    assert details["broken.hang"].startswith("timed out after 2 s")
+    # three failures in a row: the adapter's other checks are not run, and the report says so
+    assert report["complete"] is False
+    reasons = report["missing"]["by_reason"]
+    for name in ("broken.segfault", "broken.abort", "broken.hang"):
+        (reason,) = [r for r in reasons if r.startswith(f"not run: {name} crashed or hung")]
+        assert all(i.startswith(f"{name}-") for i in reasons[reason])
+    assert report["missing"]["count"] == sum(len(ids) for ids in reasons.values())
+    assert len(report["checks"]) + report["missing"]["count"] == report["planned_checks"]
+
+
+def test_one_crashing_check_is_an_error_and_the_run_is_complete(tmp_path, broken):
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "two.yaml").write_text(ONE_CASE)
+    code, report = _run(
+        tmp_path, broken, ["segfault_at_half"],
+        "--adapters", "broken.segfault-at-half", "--cases", str(cases), "--dtypes", "float64",
+    )  # fmt: skip
+    by_case = {c["case"]: c for c in report["checks"] if c["id"].endswith(":mean")}
+    assert by_case["two/half"]["verdict"] == "error"
+    assert "SIGSEGV" in by_case["two/half"]["detail"]
+    assert by_case["two/quarter"]["verdict"] == "pass"  # ran on the restarted worker
+    assert report["complete"] is True and report["missing"]["count"] == 0
+    assert code == 1  # an unexplained error
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_ctrl_c_leave_a_valid_partial_report(tmp_path, broken, how):
+    out = tmp_path / "report.json"
+    command = [
+        sys.executable, "-m", "conformance.cli", "run", "--output", str(out),
+        "--adapter", f"{broken}:slow", "--adapters", "broken.slow", "--devices", "cpu",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(6)  # start-up, then a few 0.3 s checks
+    process.send_signal(how)
+    _, err = process.communicate(timeout=60)
+    report = json.loads(out.read_text())
+    name = "SIGTERM" if how == signal.SIGTERM else "Ctrl-C (SIGINT)"
+    assert process.returncode == 1, err.decode()[-2000:]
+    assert report["complete"] is False and report["interrupted"] == name
+    done = [c for c in report["checks"] if c["verdict"] != "skip"]
+    assert done and {c["verdict"] for c in done} <= {"pass", "fail"}  # no check was cut short
+    assert report["missing"]["count"] > 0
+    assert all(name in reason for reason in report["missing"]["by_reason"])
+    assert len(report["checks"]) + report["missing"]["count"] == report["planned_checks"]
+    assert f"interrupted by {name}" in err.decode()
+    leftover = subprocess.run(["pgrep", "-f", "bce-conformance-worker|conformance.supervisor"],
+                              capture_output=True, text=True, check=False)  # fmt: skip
+    assert str(process.pid) not in leftover.stdout
+
+
+def test_pytest_route_turns_crash_and_hang_into_failed_tests(tmp_path, broken):
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "two.yaml").write_text(ONE_CASE)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "conformance/test_matrix.py", "-q", "-p",
+         "no:cacheprovider", "--cases", str(cases), "--devices", "cpu", "--dtypes", "float64",
+         "--adapter", f"{broken}:segfault", "--adapter", f"{broken}:hang",
+         "--adapter", f"{broken}:slow", "--adapters", "broken.*", "--check-timeout", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    out = result.stdout
+    assert result.returncode == 1, out[-3000:]
+    assert "killed by SIGSEGV" in out and "timed out after 2 s" in out
+    assert "4 failed" in out and "3 passed" in out, out[-1500:]  # slow x 2 cases + loader
+
+
+def test_keras_style_helper_that_hangs_is_killed_and_replaced():
+    from adapters import keras_backends
+
+    worker = keras_backends._Worker("test-hang", _hang_forever, ())
+    keras_backends._WORKERS["test-hang"] = worker
+    start = time.monotonic()
+    with pytest.raises(keras_backends.RemoteError, match="did not answer in 1 s; it was killed"):
+        worker.request("anything", 1.0)
+    assert time.monotonic() - start < 30
+    assert "test-hang" not in keras_backends._WORKERS  # never read again
+    assert not worker._process.is_alive()
+
+
+def test_keras_style_helper_that_dies_is_reported_and_replaced():
+    from adapters import keras_backends
+
+    worker = keras_backends._Worker("test-die", _die, ())
+    keras_backends._WORKERS["test-die"] = worker
+    with pytest.raises(keras_backends.RemoteError, match="helper died"):
+        worker.request("anything", 30.0)
+    assert "test-die" not in keras_backends._WORKERS
+
+
+def _hang_forever(conn) -> None:
+    conn.recv()
+    time.sleep(3600)
+
+
+def _die(conn) -> None:
+    conn.recv()
+    os._exit(3)

@@ -1,0 +1,109 @@
+"""What an adapter returns is checked before it is judged: each malformed return is an
+``error`` verdict saying what came back and what was expected, never a traceback and
+never a value judged as NaN."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from adapters.function import bce_adapter
+from conformance.cli import main
+from conformance.matrix import Check, Runner
+from conformance.verdicts import Verdict
+
+ONE_CASE = """
+description: one case
+cases:
+  - id: half
+    description: p = 0.5
+    form: probs
+    input: [0.5]
+    target: [1.0]
+"""
+
+
+class _Opaque:
+    def __repr__(self) -> str:
+        return "<opaque>"
+
+
+def _stable(p, y):
+    return -(y * np.log(p) + (1 - y) * np.log1p(-p))
+
+
+RETURNS = {
+    "none": (
+        lambda p, y: None,
+        "returned None; expected the loss of shape (1,) (reduction='none')",
+    ),
+    "string": (lambda p, y: "0.69", "returned str '0.69'; expected the loss of shape (1,)"),
+    "object": (lambda p, y: _Opaque(), "returned _Opaque <opaque> with non-numeric dtype object"),
+    "complex": (lambda p, y: _stable(p, y) + 0j, "with complex dtype complex128"),
+    "bool": (lambda p, y: np.array([True]), "with non-numeric dtype bool"),
+    "wrong-shape": (
+        lambda p, y: np.zeros((2, 2)),
+        "returned an array of shape (2, 2); expected the loss of shape (1,) (reduction='none')",
+    ),
+    "ragged": (lambda p, y: [[1.0], [1.0, 2.0]], "which NumPy cannot read (ValueError"),
+    "triple": (lambda p, y: (1.0, 2.0, 3.0), "returned a tuple of 3 items; expected the loss"),
+}
+
+
+def _result(tmp_path, function, *, grad=None, quantity_grad=False):
+    from conformance.cases import load_cases
+
+    (tmp_path / "one.yaml").write_text(ONE_CASE)
+    cases, _ = load_cases([tmp_path])
+    adapter = bce_adapter(function, reductions=("none",), dtypes=("float64",), grad=grad)
+    check = Check(adapter, cases[0], "float64", "cpu", "none", quantity_grad)
+    return Runner().run(check)
+
+
+@pytest.mark.parametrize("kind", sorted(RETURNS))
+def test_malformed_returns_are_errors_that_say_what_came_back(tmp_path, kind):
+    function, message = RETURNS[kind]
+    result = _result(tmp_path, function)
+    assert result.verdict is Verdict.ERROR
+    assert message in result.judgement.detail
+
+
+def test_a_well_formed_return_still_passes(tmp_path):
+    assert _result(tmp_path, _stable).verdict is Verdict.PASS
+
+
+def test_gradient_returns_are_checked_too(tmp_path):
+    wrong_shape = _result(
+        tmp_path, _stable, grad=lambda p, y: np.zeros(3), quantity_grad=True
+    ).judgement.detail
+    assert "returned an array of shape (3,); expected the gradient of shape (1,)" in wrong_shape
+    none = _result(tmp_path, _stable, grad=lambda p, y: None, quantity_grad=True)
+    assert (
+        none.verdict is Verdict.ERROR
+        and "(loss, None); expected a gradient" in none.judgement.detail
+    )
+    right = _result(
+        tmp_path, _stable, grad=lambda p, y: (p - y) / (p * (1 - p)), quantity_grad=True
+    )
+    assert right.verdict is Verdict.PASS
+
+
+def test_cli_run_with_malformed_adapters_writes_a_complete_report(tmp_path, capsys):
+    (tmp_path / "bad.py").write_text(
+        "from adapters.function import bce_adapter\n"
+        "string = bce_adapter(lambda p, y: 'x', reductions=('mean',), name='bad.string')\n"
+        "nothing = bce_adapter(lambda p, y: None, reductions=('mean',), name='bad.none')\n"
+    )
+    out = tmp_path / "r.json"
+    args = ["run", "--output", str(out), "--devices", "cpu", "--adapters", "bad.*"]
+    for name in ("string", "nothing"):
+        args += ["--adapter", f"{tmp_path / 'bad.py'}:{name}"]
+    assert main(args) == 1
+    report = json.loads(out.read_text())
+    assert report["complete"] is True
+    ran = [c for c in report["checks"] if c["verdict"] != "skip"]
+    assert ran and {c["verdict"] for c in ran} == {"error"}
+    assert any(c["detail"].startswith("returned str 'x'") for c in ran)
+    assert any(c["detail"].startswith("returned None") for c in ran)
