@@ -1,4 +1,5 @@
-"""Forward BCE time per adapter on CPU, float32, reduction mean, through the adapter layer.
+"""Forward BCE time per adapter (built-in and installed plug-ins) on CPU, float32, reduction
+mean, through the adapter layer.
 
 Inputs are prepared once per parameter through a cached helper, not a ``setup`` method
 (asv then forces one call per sample, which ruins microsecond timings: ASV_NOTES.md).
@@ -16,9 +17,9 @@ import numpy as np
 from asv_runner.benchmarks.mark import SkipNotImplemented
 
 from adapters.base import Adapter, Call
-from adapters.registry import builtin_adapters
+from adapters.registry import discover
 
-ADAPTERS = {a.name: a for a in builtin_adapters()}
+ADAPTERS = {a.name: a for a in discover().adapters}  # built-ins and installed plug-ins
 
 
 @cache

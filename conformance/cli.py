@@ -238,14 +238,14 @@ def _list_adapters(specs: Sequence[str]) -> int:
         print(f"warning: {warning.message}")
     for adapter in discovery.adapters:
         print(f"{adapter.name}\n    {adapter.api}\n    from {discovery.sources[adapter.name]}")
-        reason = adapter.available()
+        try:
+            reason = adapter.available()
+            devices = "" if reason else ", ".join(adapter.devices())  # imports the framework
+        except Exception as exc:  # a framework that fails to import, or a broken adapter
+            reason = f"{type(exc).__name__}: {exc}"
         if reason:
             print(f"    unavailable: {reason}")
             continue
-        try:
-            devices = ", ".join(adapter.devices())
-        except Exception as exc:  # a framework that fails to import
-            devices = f"unknown ({adapter.framework} failed to import: {type(exc).__name__}: {exc})"
         print(
             f"    {adapter.framework} {adapter.version() or '(no version)'}; "
             f"forms {', '.join(sorted(adapter.forms))}; dtypes {', '.join(adapter.dtypes())}; "

@@ -74,6 +74,16 @@ def _missing(missing: Sequence[tuple[Check, str]]) -> dict[str, Any]:
 
 
 def _adapter_info(adapter: Adapter) -> dict[str, Any]:
+    """What the report says of an adapter; a third-party adapter whose own methods raise
+    here is described by that error instead of stopping the report."""
+    try:
+        return _describe_adapter(adapter)
+    except Exception as exc:
+        return {"framework": str(getattr(adapter, "framework", "")),
+                "error": f"{type(exc).__name__}: {exc}"[:500]}  # fmt: skip
+
+
+def _describe_adapter(adapter: Adapter) -> dict[str, Any]:
     return {
         "framework": adapter.framework,
         "version": adapter.version(),

@@ -219,7 +219,10 @@ class _Worker:
         self.process = context.Process(
             target=_serve,
             args=(child, plan_options, list(sys.path), one_thread),
-            daemon=True,
+            # not a daemon: daemons may not start processes, and the Keras backend helpers
+            # are the worker's children. The supervisor stops or kills every worker it
+            # starts, and a worker whose supervisor died exits on the pipe's EOF.
+            daemon=False,
             name="bce-conformance-worker",
         )
         self.process.start()

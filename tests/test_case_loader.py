@@ -11,16 +11,6 @@ import pytest
 from conformance.cases import CASES_DIR, CaseFileError, load_cases, parse_value
 from conformance.dtypes import float_format
 
-GOOD = """
-description: good
-cases:
-  - id: fine
-    description: a valid case
-    form: probs
-    input: [0.5]
-    target: [1.0]
-"""
-
 
 def _write(folder: Path, name: str, text: str) -> Path:
     path = folder / name
@@ -28,89 +18,81 @@ def _write(folder: Path, name: str, text: str) -> Path:
     return path
 
 
-def _one_error(tmp_path: Path, text: str):
-    _write(tmp_path, "a-good.yaml", GOOD)
-    bad = _write(tmp_path, "bad.yaml", text)
-    cases, errors = load_cases([tmp_path])
-    assert [c.id for c in cases if c.file.endswith("a-good.yaml")] == ["a-good/fine"]
-    assert len(errors) == 1, [str(e) for e in errors]
-    assert errors[0].file == str(bad)
-    return cases, errors[0]
-
-
-def test_yaml_syntax_error(tmp_path):
-    _, error = _one_error(tmp_path, "description: x\ncases: [\n  - id: broken\n")
+def test_yaml_syntax_error(one_error):
+    _, error = one_error("description: x\ncases: [\n  - id: broken\n")
     assert "YAML syntax error at line" in str(error)
 
 
-def test_unknown_field(tmp_path):
-    text = GOOD.replace("form: probs", "form: probs\n    colour: blue").replace("fine", "c1")
-    _, error = _one_error(tmp_path, text)
+def test_unknown_field(one_error, good_case):
+    text = good_case.replace("form: probs", "form: probs\n    colour: blue").replace("fine", "c1")
+    _, error = one_error(text)
     assert (error.case, error.field) == ("c1", "colour")
     assert "unknown field" in error.message
-    assert error.line == 7  # the line of the unknown field
-    assert str(error) == f"{error.file}:7: case 'c1': field 'colour': {error.message}"
+    assert error.line == 6  # the line of the unknown field
+    assert str(error) == f"{error.file}:6: case 'c1': field 'colour': {error.message}"
 
 
-def test_wrong_type(tmp_path):
-    _, error = _one_error(tmp_path, GOOD.replace("form: probs", "form: 3").replace("fine", "c2"))
+def test_wrong_type(one_error, good_case):
+    _, error = one_error(good_case.replace("form: probs", "form: 3").replace("fine", "c2"))
     assert (error.case, error.field) == ("c2", "form")
 
 
-def test_wrong_type_in_values(tmp_path):
-    text = GOOD.replace("input: [0.5]", "input: [{a: 1}]").replace("fine", "c3")
-    _, error = _one_error(tmp_path, text)
+def test_wrong_type_in_values(one_error, good_case):
+    text = good_case.replace("input: [0.5]", "input: [{a: 1}]").replace("fine", "c3")
+    _, error = one_error(text)
     assert (error.case, error.field) == ("c3", "input[0]")
     assert "wrong type" in error.message
 
 
-def test_mismatched_shapes(tmp_path):
-    text = GOOD.replace("target: [1.0]", "target: [1.0, 0.0]").replace("fine", "c4")
-    _, error = _one_error(tmp_path, text)
+def test_mismatched_shapes(one_error, good_case):
+    text = good_case.replace("target: [1.0]", "target: [1.0, 0.0]").replace("fine", "c4")
+    _, error = one_error(text)
     assert (error.case, error.field) == ("c4", "target")
     assert "(2,)" in error.message and "(1,)" in error.message
 
 
-def test_weight_that_does_not_broadcast(tmp_path):
-    text = GOOD.replace("target: [1.0]", "target: [1.0]\n    weight: [1.0, 2.0]")
-    _, error = _one_error(tmp_path, text.replace("fine", "c5"))
+def test_weight_that_does_not_broadcast(one_error, good_case):
+    text = good_case.replace("target: [1.0]", "target: [1.0]\n    weight: [1.0, 2.0]")
+    _, error = one_error(text.replace("fine", "c5"))
     assert (error.case, error.field) == ("c5", "weight")
 
 
-def test_unparseable_value(tmp_path):
-    _, error = _one_error(tmp_path, GOOD.replace("[0.5]", '["half"]').replace("fine", "c6"))
+def test_unparseable_value(one_error, good_case):
+    _, error = one_error(good_case.replace("[0.5]", '["half"]').replace("fine", "c6"))
     assert (error.case, error.field) == ("c6", "input")
     assert "'half' is not a number" in error.message
 
 
-def test_pos_weight_on_probabilities(tmp_path):
-    text = GOOD.replace("target: [1.0]", "target: [1.0]\n    pos_weight: [2.0]")
-    _, error = _one_error(tmp_path, text.replace("fine", "c7"))
+def test_pos_weight_on_probabilities(one_error, good_case):
+    text = good_case.replace("target: [1.0]", "target: [1.0]\n    pos_weight: [2.0]")
+    _, error = one_error(text.replace("fine", "c7"))
     assert error.field == "pos_weight"
 
 
-def test_missing_values_and_generator(tmp_path):
-    text = GOOD.replace("    input: [0.5]\n    target: [1.0]\n", "").replace("fine", "c8")
-    _, error = _one_error(tmp_path, text)
+def test_missing_values_and_generator(one_error, good_case):
+    text = good_case.replace("    input: [0.5]\n    target: [1.0]\n", "").replace("fine", "c8")
+    _, error = one_error(text)
     assert error.case == "c8"
     assert "'generate'" in error.message
 
 
-def test_bad_case_does_not_drop_its_neighbours(tmp_path):
-    text = GOOD + GOOD.split("cases:\n")[1].replace("fine", "second").replace("0.5", "bad")
-    cases, error = _one_error(tmp_path, text)
+def test_bad_case_does_not_drop_its_neighbours(one_error, good_case):
+    text = good_case + good_case.split("cases:\n")[1].replace("fine", "second").replace(
+        "0.5", "bad"
+    )
+    cases, error = one_error(text)
     assert "bad/fine" in {c.id for c in cases}
     assert error.case == "second"
 
 
-def test_duplicate_ids_across_a_file(tmp_path):
-    text = GOOD + GOOD.split("cases:\n")[1]
-    _, error = _one_error(tmp_path, text)
+def test_duplicate_ids_across_a_file(one_error, good_case):
+    text = good_case + good_case.split("cases:\n")[1]
+    _, error = one_error(text)
     assert (error.case, error.field) == ("bad/fine", "id")
 
 
-def test_document_level_error(tmp_path):
-    _, error = _one_error(tmp_path, "description: no cases here\n")
+def test_document_level_error(one_error):
+    _, error = one_error("description: no cases here\n")
     assert error.case is None and error.field == "cases"
 
 

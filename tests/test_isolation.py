@@ -53,25 +53,20 @@ def segfault_at_half(p, y):
     return _stable(p, y)
 
 
+@bce_adapter(form="probs", reductions=("mean",), name="broken.exit")
+def exit_(p, y):
+    raise SystemExit(3)
+
+
+@bce_adapter(form="probs", reductions=("mean",), name="broken.os-exit")
+def os_exit(p, y):
+    os._exit(3)
+
+
 @bce_adapter(form="probs", reductions=("mean",), name="broken.slow")
 def slow(p, y):
     time.sleep(0.3)
     return _stable(p, y)
-"""
-
-ONE_CASE = """
-description: two small cases
-cases:
-  - id: half
-    description: p = 0.5
-    form: probs
-    input: [0.5]
-    target: [1.0]
-  - id: quarter
-    description: p = 0.25
-    form: probs
-    input: [0.25]
-    target: [0.0]
 """
 
 
@@ -96,7 +91,7 @@ def _run(tmp_path: Path, broken: Path, names: list[str], *args: str) -> tuple[in
 def test_crashes_and_hangs_cost_their_checks_and_no_healthy_one(tmp_path, broken):
     healthy_code, healthy = _run(tmp_path, broken, [], "--adapters", "numpy.stable")
     code, report = _run(
-        tmp_path, broken, ["segfault", "abort", "hang"],
+        tmp_path, broken, ["segfault", "abort", "hang", "exit_", "os_exit"],
         "--adapters", "broken.*,numpy.stable", "--timeout", "2", "--jobs", "2",
     )  # fmt: skip
     assert healthy_code == 0 and code == 1
@@ -107,20 +102,20 @@ def test_crashes_and_hangs_cost_their_checks_and_no_healthy_one(tmp_path, broken
     assert "and again when the check was retried" in details["broken.segfault"]
     assert "killed by SIGABRT" in details["broken.abort"]
     assert details["broken.hang"].startswith("timed out after 2 s")
+    assert details["broken.exit"] == "the check stopped with SystemExit: 3"
+    assert "it exited with status 3" in details["broken.os-exit"]
     # three failures in a row: the adapter's other checks are not run, and the report says so
     assert report["complete"] is False
     reasons = report["missing"]["by_reason"]
-    for name in ("broken.segfault", "broken.abort", "broken.hang"):
+    for name in ("broken.segfault", "broken.abort", "broken.hang", "broken.os-exit"):
         (reason,) = [r for r in reasons if r.startswith(f"not run: {name} crashed or hung")]
         assert all(i.startswith(f"{name}-") for i in reasons[reason])
     assert report["missing"]["count"] == sum(len(ids) for ids in reasons.values())
     assert len(report["checks"]) + report["missing"]["count"] == report["planned_checks"]
 
 
-def test_one_crashing_check_is_an_error_and_the_run_is_complete(tmp_path, broken):
-    cases = tmp_path / "cases"
-    cases.mkdir()
-    (cases / "two.yaml").write_text(ONE_CASE)
+def test_one_crashing_check_is_an_error_and_the_run_is_complete(tmp_path, broken, two_cases):
+    cases = two_cases
     code, report = _run(
         tmp_path, broken, ["segfault_at_half"],
         "--adapters", "broken.segfault-at-half", "--cases", str(cases), "--dtypes", "float64",
@@ -159,10 +154,8 @@ def test_sigterm_and_ctrl_c_leave_a_valid_partial_report(tmp_path, broken, how):
     assert str(process.pid) not in leftover.stdout
 
 
-def test_pytest_route_turns_crash_and_hang_into_failed_tests(tmp_path, broken):
-    cases = tmp_path / "cases"
-    cases.mkdir()
-    (cases / "two.yaml").write_text(ONE_CASE)
+def test_pytest_route_turns_crash_and_hang_into_failed_tests(broken, two_cases):
+    cases = two_cases
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "conformance/test_matrix.py", "-q", "-p",
          "no:cacheprovider", "--cases", str(cases), "--devices", "cpu", "--dtypes", "float64",

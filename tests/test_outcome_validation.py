@@ -14,16 +14,6 @@ from conformance.cli import main
 from conformance.matrix import Check, Runner
 from conformance.verdicts import Verdict
 
-ONE_CASE = """
-description: one case
-cases:
-  - id: half
-    description: p = 0.5
-    form: probs
-    input: [0.5]
-    target: [1.0]
-"""
-
 
 class _Opaque:
     def __repr__(self) -> str:
@@ -52,40 +42,39 @@ RETURNS = {
 }
 
 
-def _result(tmp_path, function, *, grad=None, quantity_grad=False):
+def _result(folder, function, *, grad=None, quantity_grad=False):
     from conformance.cases import load_cases
 
-    (tmp_path / "one.yaml").write_text(ONE_CASE)
-    cases, _ = load_cases([tmp_path])
+    cases, _ = load_cases([folder])  # the first is two/half: p = 0.5, y = 1
     adapter = bce_adapter(function, reductions=("none",), dtypes=("float64",), grad=grad)
     check = Check(adapter, cases[0], "float64", "cpu", "none", quantity_grad)
     return Runner().run(check)
 
 
 @pytest.mark.parametrize("kind", sorted(RETURNS))
-def test_malformed_returns_are_errors_that_say_what_came_back(tmp_path, kind):
+def test_malformed_returns_are_errors_that_say_what_came_back(two_cases, kind):
     function, message = RETURNS[kind]
-    result = _result(tmp_path, function)
+    result = _result(two_cases, function)
     assert result.verdict is Verdict.ERROR
     assert message in result.judgement.detail
 
 
-def test_a_well_formed_return_still_passes(tmp_path):
-    assert _result(tmp_path, _stable).verdict is Verdict.PASS
+def test_a_well_formed_return_still_passes(two_cases):
+    assert _result(two_cases, _stable).verdict is Verdict.PASS
 
 
-def test_gradient_returns_are_checked_too(tmp_path):
+def test_gradient_returns_are_checked_too(two_cases):
     wrong_shape = _result(
-        tmp_path, _stable, grad=lambda p, y: np.zeros(3), quantity_grad=True
+        two_cases, _stable, grad=lambda p, y: np.zeros(3), quantity_grad=True
     ).judgement.detail
     assert "returned an array of shape (3,); expected the gradient of shape (1,)" in wrong_shape
-    none = _result(tmp_path, _stable, grad=lambda p, y: None, quantity_grad=True)
+    none = _result(two_cases, _stable, grad=lambda p, y: None, quantity_grad=True)
     assert (
         none.verdict is Verdict.ERROR
         and "(loss, None); expected a gradient" in none.judgement.detail
     )
     right = _result(
-        tmp_path, _stable, grad=lambda p, y: (p - y) / (p * (1 - p)), quantity_grad=True
+        two_cases, _stable, grad=lambda p, y: (p - y) / (p * (1 - p)), quantity_grad=True
     )
     assert right.verdict is Verdict.PASS
 
