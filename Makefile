@@ -13,10 +13,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all,test,bench]"
 	touch $(STAMP)
 
-## run: the whole CPU conformance matrix over every installed framework;
-## writes reports/conformance.json and prints the summary table.
+## run: the whole CPU conformance matrix over every installed framework; writes
+## reports/conformance.json, reports/conformance.html and reports/conformance.md and
+## prints the summary table.
 run: $(STAMP)
-	$(BIN)/bce-conformance run --profile full --output reports/conformance.json
+	$(BIN)/bce-conformance run --profile full --output reports/conformance.json \
+		--html reports/conformance.html --markdown reports/conformance.md
 
 ## test: lint and types, the suite's unit tests, and the conformance matrix as pytest tests.
 test: $(STAMP)

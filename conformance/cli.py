@@ -3,7 +3,10 @@
     bce-conformance run [--profile quick|full] [--jobs N] [--adapters GLOBS] [--dtypes ...]
                         [--devices ...] [--cases PATH ...] [--adapter SPEC ...]
                         [--timeout SECONDS] [--isolation process|none]
-                        [--output reports/conformance.json]
+                        [--output reports/conformance.json] [--html PATH] [--markdown PATH]
+    bce-conformance report RUN.json [-o OUT] [--format text|markdown|html]
+    bce-conformance compare BASE.json NEW.json
+    bce-conformance merge A.json B.json ... -o ALL.json [--allow-different-cases]
     bce-conformance adapters [--adapter SPEC ...]
     bce-conformance cases validate [PATH ...]
 
@@ -11,6 +14,8 @@ SPEC is ``module:object`` or ``path/to/file.py:object``. Exit status of ``run``:
 every fail and error is a registered known bug and every planned check ran, 1 when any is
 not (or a case file is malformed, or the run was interrupted), 2 for a usage error, found
 before any check runs. The report is written whenever checks ran, interrupted or not.
+``compare`` exits 0 when nothing regressed, 1 on a regression, 2 when a file is not a
+usable report; ``report`` and ``merge`` exit 2 on such a file.
 """
 
 from __future__ import annotations
@@ -27,18 +32,31 @@ from pathlib import Path
 from adapters.base import DEVICES, DTYPES
 from adapters.registry import AdapterSpecError, discover
 from conformance.cases import CASES_DIR, load_cases
-from conformance.known_bugs import KnownBugsError, load_known_bugs
+from conformance.known_bugs import REGISTRY_PATH, KnownBugsError, load_known_bugs
 from conformance.matrix import DEFAULT_DEVICES, PROFILES, build_plan, split_list
 from conformance.memory import TreeMemorySampler
-from conformance.report import build_report, summary_table, write_json_atomic
+from conformance.reports import environment
+from conformance.reports.compare import compare_reports
+from conformance.reports.compare import render as render_comparison
+from conformance.reports.document import (
+    ReportError,
+    build_report,
+    load_report,
+    unexplained,
+    write_bytes_atomic,
+    write_report,
+)
+from conformance.reports.merge import merge_reports
+from conformance.reports.render import REPORT_FORMATS, render_report
+from conformance.reports.table import summary_table
 from conformance.supervisor import (
     DEFAULT_TIMEOUT_S,
+    ONE_THREAD_ENV,
     Supervisor,
     peak_rss_mib,
     run_in_process,
     sigterm_interrupts,
 )
-from conformance.verdicts import Verdict
 
 ISOLATION = ("process", "none")
 
@@ -104,7 +122,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--devices", type=_csv(DEVICES), default=list(DEFAULT_DEVICES))
     run.add_argument("--cases", action="append", type=Path, help="case file or folder (repeatable)")
     _adapter_option(run)
-    run.add_argument("--output", type=Path, default=Path("reports/conformance.json"))
+    run.add_argument(
+        "--output", type=Path, default=Path("reports/conformance.json"),
+        help="the JSON report (a name ending in .gz is gzip-compressed)",
+    )  # fmt: skip
+    run.add_argument("--html", type=Path, help="also write the HTML report here")
+    run.add_argument("--markdown", type=Path, help="also write the Markdown summary here")
     run.add_argument(
         "--jobs", type=_count(0), default=0,
         help="worker processes (each imports the frameworks once); 0 (default): one per CPU",
@@ -119,6 +142,28 @@ def _parser() -> argparse.ArgumentParser:
         help="process (default): checks run in supervised worker processes, so a crash or "
         "hang costs one check; none: in this process (for debuggers; --jobs and --timeout "
         "are then ignored)",
+    )  # fmt: skip
+
+    report = sub.add_parser("report", help="render a JSON report as text, Markdown or HTML")
+    report.add_argument("report", type=Path, metavar="RUN.json")
+    report.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    report.add_argument(
+        "--format", choices=REPORT_FORMATS,
+        help="default: from the output's suffix (.html, .md), else text",
+    )  # fmt: skip
+
+    comparison = sub.add_parser(
+        "compare", help="the regression gate: what got worse from BASE to NEW (exit 1)"
+    )
+    comparison.add_argument("base", type=Path, metavar="BASE.json")
+    comparison.add_argument("new", type=Path, metavar="NEW.json")
+
+    merging = sub.add_parser("merge", help="join reports of several machines or shards")
+    merging.add_argument("reports", type=Path, nargs="+", metavar="RUN.json")
+    merging.add_argument("-o", "--output", type=Path, required=True)
+    merging.add_argument(
+        "--allow-different-cases", action="store_true",
+        help="join reports made from different case files (noted in the merged report)",
     )  # fmt: skip
 
     listing = sub.add_parser("adapters", help="list adapters, where they come from, what they run")
@@ -138,8 +183,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "adapters":
             return _list_adapters(args.adapter)
+        if args.command == "report":
+            return _render(args)
+        if args.command == "compare":
+            return _compare(args)
+        if args.command == "merge":
+            return _merge(args)
         return _validate(args.paths)
-    except (AdapterSpecError, KnownBugsError, UsageError) as exc:
+    except (AdapterSpecError, KnownBugsError, UsageError, ReportError) as exc:
         print(f"bce-conformance: {exc}", file=sys.stderr)
         return 2
 
@@ -147,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _check_writable(path: Path) -> None:
     """Fail now, not after the run, if the report cannot be written at ``path``."""
     if path.is_dir():
-        raise UsageError(f"--output {path} is a directory; name a file, e.g. {path}/run.json")
+        raise UsageError(f"{path} is a directory; name a file, e.g. {path}/run.json")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
@@ -158,7 +209,9 @@ def _check_writable(path: Path) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    _check_writable(args.output)
+    for path in (args.output, args.html, args.markdown):
+        if path is not None:
+            _check_writable(path)
     plan_options = {
         "adapter_globs": args.adapters,
         "extra_adapters": [_absolute_spec(spec) for spec in args.adapter],
@@ -174,8 +227,9 @@ def _run(args: argparse.Namespace) -> int:
     for problem in plan.load_problems:
         print(f"adapter plug-in not loaded: {problem.source}: {problem.message}", file=sys.stderr)
     jobs = args.jobs or os.cpu_count() or 1
+    supervised = args.isolation == "process"
     with TreeMemorySampler() as memory, sigterm_interrupts():
-        if args.isolation == "none":
+        if not supervised:
             outcome = run_in_process(plan, bugs)
         else:
             supervisor = Supervisor(plan, plan_options, jobs=jobs, timeout=args.timeout)
@@ -186,13 +240,17 @@ def _run(args: argparse.Namespace) -> int:
         outcome,
         planned=len(plan.checks),
         adapters=plan.adapters,
+        cases=plan.cases,
         case_errors=plan.case_errors,
         load_problems=plan.load_problems,
         options={
             "profile": args.profile,
             "dtypes": sorted({c.dtype for c in plan.checks}, key=DTYPES.index),
             "devices": args.devices,
-            "jobs": jobs if args.isolation == "process" else 1,
+            "jobs": jobs if supervised else 1,
+            "worker_environment": ONE_THREAD_ENV
+            if args.isolation == "process" and jobs > 1
+            else {},
             "isolation": args.isolation,
             "timeout_s": args.timeout,
             "cases": [str(p) for p in plan.case_paths],
@@ -204,22 +262,56 @@ def _run(args: argparse.Namespace) -> int:
             "main_peak_rss_mib": peak_rss_mib(),
             "tree_peak_rss_mib": memory.peak_mib,
         },
+        environment=environment.describe(plan.case_paths, REGISTRY_PATH),
     )
-    write_json_atomic(args.output, report)
+    write_report(args.output, report)
+    for path, fmt in ((args.html, "html"), (args.markdown, "markdown")):
+        if path is not None:
+            write_bytes_atomic(path, render_report(report, fmt).encode("utf-8"))
     print(summary_table(report))
-    unexplained = [
-        r
-        for r in outcome.results
-        if r.verdict in (Verdict.FAIL, Verdict.ERROR) and r.known_bug is None
-    ]
-    for r in unexplained[:20]:
-        print(f"{r.verdict.value.upper()}: {r.check.id}: {r.judgement.detail}", file=sys.stderr)
+    findings = unexplained(report)
+    for record in findings[:20]:
+        print(f"{record['verdict'].upper()}: {record['id']}: {record['detail']}", file=sys.stderr)
     for check, reason in outcome.missing[:5]:
         print(f"MISSING: {check.id}: {reason}", file=sys.stderr)
     if len(outcome.missing) > 5:
         print(f"MISSING: ... {len(outcome.missing) - 5} more in the report", file=sys.stderr)
-    print(f"report: {args.output}")
-    return 1 if unexplained or plan.case_errors or not outcome.complete else 0
+    print(f"report: {', '.join(str(p) for p in (args.output, args.html, args.markdown) if p)}")
+    return 1 if findings or plan.case_errors or not outcome.complete else 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    report = load_report(args.report)
+    output: Path | None = args.output
+    fmt = args.format or {".html": "html", ".htm": "html", ".md": "markdown"}.get(
+        output.suffix if output else "", "text"
+    )
+    text = render_report(report, fmt)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_bytes_atomic(output, text.encode("utf-8"))
+        print(f"{fmt} report: {output}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    result = compare_reports(load_report(args.base), load_report(args.new))
+    print(render_comparison(result))
+    return 1 if result.regressed else 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    loaded = [(path, load_report(path)) for path in args.reports]
+    merged = merge_reports(loaded, allow_different_cases=args.allow_different_cases)
+    write_report(args.output, merged)
+    for note in merged["merge_notes"]:
+        print(f"note: {note}", file=sys.stderr)
+    print(
+        f"merged {len(loaded)} report(s), {len(merged['checks'])} checks, "
+        f"{len(merged['findings'])} finding(s): {args.output}"
+    )
+    return 0
 
 
 def _absolute_spec(spec: str) -> str:

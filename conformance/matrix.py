@@ -72,34 +72,6 @@ class CheckResult:
     def verdict(self) -> Verdict:
         return self.judgement.verdict
 
-    def to_json(self) -> dict:
-        c, j = self.check, self.judgement
-        return {
-            "id": c.id,
-            "adapter": c.adapter.name,
-            "framework": c.adapter.framework,
-            "device": c.device,
-            "dtype": c.dtype,
-            "reduction": c.reduction,
-            "quantity": "grad" if c.grad else "value",
-            "case": c.case.id,
-            "verdict": j.verdict.value,
-            "error_ulps": _finite_or_str(j.error_ulps),
-            "tolerance_ulps": _finite_or_str(j.tolerance_ulps),
-            "conventions": j.conventions,
-            "detail": j.detail,
-            "seconds": round(self.framework_seconds, 6),
-            "known_bug": None
-            if self.known_bug is None
-            else {"reason": self.known_bug.reason, "link": self.known_bug.link},
-        }
-
-
-def _finite_or_str(value: float | None) -> float | str | None:
-    if value is None or np.isfinite(value):
-        return value
-    return str(value)  # JSON has no inf/NaN
-
 
 def expand(
     cases: Iterable[Case],
@@ -256,6 +228,7 @@ class Runner:
             fmt=float_format(check.dtype),
             math_ref=lambda: self.references.get(inputs),
             convention_ref=lambda: self.references.get(inputs, adapter.conventions),
+            inputs=inputs,
         )
         bug = None
         if judgement.verdict in (Verdict.FAIL, Verdict.ERROR):

@@ -114,7 +114,7 @@ def peak_rss_mib() -> float:
 # the frameworks' own pools would oversubscribe them (measured on 2 cores: 2 workers with
 # default threads spent 51 s in the frameworks against 31 s for one process). Set before
 # any framework is imported.
-_ONE_THREAD = {
+ONE_THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "TF_NUM_INTRAOP_THREADS": "1",
@@ -152,7 +152,7 @@ def _serve(conn: Connection, plan_options: dict[str, Any], sys_path: list[str], 
     """A worker: rebuild the plan, then answer each (index, check id) with its verdict."""
     os.setpgid(0, 0)  # its own group: killed with its helpers; a terminal's Ctrl-C skips it
     if one_thread:
-        os.environ.update(_ONE_THREAD)
+        os.environ.update(ONE_THREAD_ENV)
     sys.path[:] = sys_path  # third-party adapters named by module:object must import here too
     plan = build_plan(**plan_options)
     runner = Runner(load_known_bugs())

@@ -23,9 +23,10 @@ from enum import Enum
 import numpy as np
 
 from adapters.base import Adapter, Outcome
+from conformance import evidence
 from conformance.comparison import Comparison, compare
 from conformance.dtypes import FloatFormat
-from conformance.reference import Reference
+from conformance.reference import Inputs, Reference
 from conformance.tolerances import ELEMENT_ULPS, GRAD_ULPS, reduction_tolerance
 
 
@@ -46,6 +47,8 @@ class Judgement:
     tolerance_ulps: float | None = None
     """Tolerance at the worst element."""
     conventions: list[str] = field(default_factory=list)
+    evidence: evidence.Evidence | None = None
+    """The values compared with the mathematics (None when no value was compared)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,11 @@ class Quantity:
 
     reduction: str
     grad: bool
+
+    @property
+    def elementwise(self) -> bool:
+        """Each compared value belongs to one input element (every gradient does)."""
+        return self.grad or self.reduction == "none"
 
     def expected(self, ref: Reference) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None]:
         """(hi, lo, tolerance in ULPs, the scale the ULPs are taken at; None: the value)."""
@@ -67,18 +75,20 @@ class Quantity:
         return hi, lo, reduction_tolerance(len(ref.terms), self.reduction), None
 
 
-def _compare(got: np.ndarray, ref: Reference, quantity: Quantity, fmt: FloatFormat) -> Comparison:
+def _compare(
+    got: np.ndarray, ref: Reference, quantity: Quantity, fmt: FloatFormat
+) -> tuple[Comparison, np.ndarray, np.ndarray]:
+    """The comparison, and the reference (hi, lo) it was made against."""
     hi, lo, tol, scale = quantity.expected(ref)
-    return compare(got, hi, lo, tol, fmt, scale)
+    return compare(got, hi, lo, tol, fmt, scale), hi, lo
 
 
-def _describe_worst(got: np.ndarray, ref: Reference, quantity: Quantity, cmp: Comparison) -> str:
-    hi, _, _, scale = quantity.expected(ref)
+def _describe_worst(got: np.ndarray, hi: np.ndarray, quantity: Quantity, cmp: Comparison) -> str:
     bad = np.flatnonzero(~cmp.within)
     index = int(bad[np.argmax(cmp.error_ulps[bad])]) if bad.size else 0
     flat_got = np.asarray(got, dtype=np.float64).reshape(-1)
     where = f"element {index}: " if hi.size > 1 else ""
-    unit = "ULP" if scale is None else "ULP of the terms"
+    unit = "ULP of the terms" if quantity.grad else "ULP"
     return (
         f"{where}got {float(flat_got[index])!r}, expected {float(hi.reshape(-1)[index])!r} "
         f"({cmp.error_ulps[index]:.3g} {unit} > {cmp.tolerance_ulps[index]:.3g}); "
@@ -95,9 +105,11 @@ def judge(
     fmt: FloatFormat,
     math_ref: Callable[[], Reference],
     convention_ref: Callable[[], Reference],
+    inputs: Inputs | None = None,
 ) -> Judgement:
     """The verdict of one check. References are passed lazily: the convention-adjusted one
-    is computed only when the mathematics alone does not explain the value."""
+    is computed only when the mathematics alone does not explain the value. ``inputs``, when
+    given, label each elementwise value of the evidence with its input and target."""
     conv = adapter.conventions
     if outcome.malformed is not None:
         return Judgement(Verdict.ERROR, f"returned {outcome.malformed}")
@@ -107,15 +119,16 @@ def judge(
         return Judgement(Verdict.ERROR, f"raised {outcome.error}")
     got = np.asarray(outcome.grad if quantity.grad else outcome.value)  # validated: shaped
     ref = math_ref()
-    math_cmp = _compare(got, ref, quantity, fmt)
+    math_cmp, hi, lo = _compare(got, ref, quantity, fmt)
     worst = int(np.argmax(math_cmp.error_ulps)) if math_cmp.error_ulps.size else 0
     error = math_cmp.max_error_ulps
     tolerance = float(math_cmp.tolerance_ulps[worst]) if got.size else None
+    seen = evidence.collect(got, hi, lo, math_cmp, inputs if quantity.elementwise else None)
     if math_cmp.ok:
-        return Judgement(Verdict.PASS, error_ulps=error, tolerance_ulps=tolerance)
+        return Judgement(Verdict.PASS, error_ulps=error, tolerance_ulps=tolerance, evidence=seen)
     if conv.alters_values():
         conv_ref = convention_ref()
-        conv_cmp = _compare(got, conv_ref, quantity, fmt)
+        conv_cmp, _, _ = _compare(got, conv_ref, quantity, fmt)
         if np.all(math_cmp.within | conv_cmp.within):
             needed = int(np.sum(~math_cmp.within))
             return Judgement(
@@ -125,9 +138,12 @@ def judge(
                 error_ulps=error,
                 tolerance_ulps=tolerance,
                 conventions=conv.names(),
+                evidence=seen,
             )
-    detail = _describe_worst(got, ref, quantity, math_cmp)
-    return Judgement(Verdict.FAIL, detail, error_ulps=error, tolerance_ulps=tolerance)
+    detail = _describe_worst(got, hi, quantity, math_cmp)
+    return Judgement(
+        Verdict.FAIL, detail, error_ulps=error, tolerance_ulps=tolerance, evidence=seen
+    )
 
 
 def _judge_expected_error(
@@ -148,7 +164,7 @@ def _judge_expected_error(
     }[expect_error]
     got = np.asarray(outcome.grad if quantity.grad else outcome.value)
     if not checks:
-        cmp = _compare(got, convention_ref(), quantity, fmt)
+        cmp, _, _ = _compare(got, convention_ref(), quantity, fmt)
         if cmp.ok:
             return Judgement(
                 Verdict.CONVENTION,

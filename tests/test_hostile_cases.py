@@ -4,7 +4,6 @@ the case and the field, and every other case still runs. Real bytes, a real alia
 
 from __future__ import annotations
 
-import json
 import time
 import tracemalloc
 
@@ -14,6 +13,7 @@ import pytest
 from conformance import case_yaml
 from conformance.cases import MAX_ELEMENTS, load_cases
 from conformance.cli import main
+from conformance.reports.document import load_report
 
 ALIAS_BOMB = "description: bomb\n" + "".join(
     f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9) if i else ', '.join(['0.5'] * 9)}]\n"
@@ -160,7 +160,7 @@ def test_a_folder_of_broken_files_runs_to_the_end(tmp_path, capsys, good_case):
     out = tmp_path / "r.json"
     args = ["run", "--output", str(out), "--cases", str(folder), "--adapters", "numpy.stable"]
     assert main([*args, "--devices", "cpu"]) == 1
-    report = json.loads(out.read_text())
+    report = load_report(out)
     assert report["complete"] is True
     assert {c["case"] for c in report["checks"]} == {"good/fine"}
     assert len(report["case_errors"]) == 4

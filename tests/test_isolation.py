@@ -5,7 +5,6 @@ bounded in time (short check timeouts, subprocess timeouts)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conformance.cli import main
+from conformance.reports.document import load_report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,7 +85,7 @@ def _run(tmp_path: Path, broken: Path, names: list[str], *args: str) -> tuple[in
     out = tmp_path / "report.json"
     specs = [a for name in names for a in ("--adapter", f"{broken}:{name}")]
     code = main(["run", "--output", str(out), "--devices", "cpu", *specs, *args])
-    return code, json.loads(out.read_text())
+    return code, load_report(out)
 
 
 def test_crashes_and_hangs_cost_their_checks_and_no_healthy_one(tmp_path, broken):
@@ -139,7 +139,7 @@ def test_sigterm_and_ctrl_c_leave_a_valid_partial_report(tmp_path, broken, how):
     time.sleep(6)  # start-up, then a few 0.3 s checks
     process.send_signal(how)
     _, err = process.communicate(timeout=60)
-    report = json.loads(out.read_text())
+    report = load_report(out)
     name = "SIGTERM" if how == signal.SIGTERM else "Ctrl-C (SIGINT)"
     assert process.returncode == 1, err.decode()[-2000:]
     assert report["complete"] is False and report["interrupted"] == name

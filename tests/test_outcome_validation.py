@@ -4,14 +4,13 @@ never a value judged as NaN."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 from adapters.function import bce_adapter
 from conformance.cli import main
 from conformance.matrix import Check, Runner
+from conformance.reports.document import load_report
 from conformance.verdicts import Verdict
 
 
@@ -90,7 +89,7 @@ def test_cli_run_with_malformed_adapters_writes_a_complete_report(tmp_path, caps
     for name in ("string", "nothing"):
         args += ["--adapter", f"{tmp_path / 'bad.py'}:{name}"]
     assert main(args) == 1
-    report = json.loads(out.read_text())
+    report = load_report(out)
     assert report["complete"] is True
     ran = [c for c in report["checks"] if c["verdict"] != "skip"]
     assert ran and {c["verdict"] for c in ran} == {"error"}

@@ -3,7 +3,6 @@ package installed for real, and the adapter listing with sources, problems and d
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 from adapters import bce_adapter
 from adapters.function import FunctionAdapterError
 from conformance.cli import main
+from conformance.reports.document import load_report
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -32,7 +32,7 @@ def hand_logits(x, y):
 
 
 def _report(path: Path) -> dict:
-    return json.loads(path.read_text())
+    return load_report(path)
 
 
 def test_a_hand_written_function_outside_the_repo_is_flagged_where_it_is_wrong(tmp_path):

@@ -1,0 +1,194 @@
+"""Join reports from several machines or shards into one (``bce-conformance merge``).
+
+A CI matrix runs one job per runner, framework or framework version; merging their
+reports gives one document, as if one run had covered them all. Every check keeps the
+machine it came from (its ``machine`` label names an entry of ``machines``), so nothing
+about where a result was produced is lost.
+
+Rules:
+- every input must be a valid schema-2 report (``document.load_report`` refuses others);
+- their case files must be the same (equal ``cases_sha256``): verdicts on different inputs
+  under the same case id cannot be joined. ``allow_different_cases`` joins them anyway and
+  says so in ``merge_notes``; different known-bug registries are always noted there;
+- two machines with the same label but different environments are told apart
+  (``host#2``); the same check from the same machine twice keeps the first and is a
+  ``duplicate-check`` finding;
+- the same check (adapter, dtype, case, reduction, quantity) on two devices or machines is
+  compared: different conformance (one conforms, the other fails or errors), or values
+  that differ by more than the check's tolerance in ULPs of the dtype at some element
+  both kept, is a ``device-disagreement`` (or ``machine-disagreement``) finding.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from conformance.dtypes import FloatFormat, float_format
+from conformance.reports.document import (
+    CONFORMING,
+    SCHEMA_VERSION,
+    ReportError,
+    from_json_float,
+    summarise,
+)
+
+
+def merge_reports(
+    reports: list[tuple[Path, dict[str, Any]]], *, allow_different_cases: bool = False
+) -> dict[str, Any]:
+    """One report from ``(path, report)`` pairs, in the order given."""
+    if not reports:
+        raise ReportError("nothing to merge")
+    notes = _check_inputs(reports, allow_different_cases)
+    machines: dict[str, dict[str, Any]] = {}
+    checks: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], str] = {}
+    findings: list[dict[str, Any]] = []
+    merged: dict[str, Any] = {
+        "adapters": {}, "cases": {}, "case_errors": [], "adapter_load_problems": [], "runs": [],
+    }  # fmt: skip
+    missing: dict[str, list[str]] = defaultdict(list)
+    for path, report in reports:
+        relabel = _add_machines(machines, report["machines"])
+        for run in report["runs"]:
+            merged["runs"].append({**run, "machine": relabel[run["machine"]]})
+        for record in report["checks"]:
+            record = {**record, "machine": relabel[record["machine"]]}
+            key = (record["id"], record["machine"])
+            if key in seen:
+                findings.append(
+                    {
+                        "kind": "duplicate-check",
+                        "check": record["id"],
+                        "between": [seen[key], path.name],
+                        "detail": f"{record['id']} on {record['machine']} is in both "
+                        f"{seen[key]} and {path.name}; the first is kept",
+                    }
+                )
+                continue
+            seen[key] = path.name
+            checks.append(record)
+        for name in ("adapters", "cases"):
+            merged[name].update(report[name])
+        for name in ("case_errors", "adapter_load_problems"):
+            merged[name].extend(m for m in report[name] if m not in merged[name])
+        for reason, ids in report["missing"]["by_reason"].items():
+            missing[reason].extend(ids)
+    findings.extend(disagreements(checks))
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "complete": all(report["complete"] for _, report in reports),
+        "planned_checks": sum(report["planned_checks"] for _, report in reports),
+        "interrupted": next((r["interrupted"] for _, r in reports if r["interrupted"]), None),
+        "missing": {"count": sum(map(len, missing.values())), "by_reason": dict(missing)},
+        "machines": machines,
+        **merged,
+        "summary": summarise(checks),
+        "findings": findings,
+        "merged_from": [str(path) for path, _ in reports],
+        "merge_notes": notes,
+        "checks": checks,
+    }
+
+
+def _check_inputs(reports: list[tuple[Path, dict[str, Any]]], allow: bool) -> list[str]:
+    notes = []
+    hashed = (("cases_sha256", "case files"), ("known_bugs_sha256", "known-bug registry"))
+    for field, what in hashed:
+        digests: dict[str, list[str]] = defaultdict(list)
+        for path, report in reports:
+            for environment in report["machines"].values():
+                digests[environment[field]].append(path.name)
+        if len(digests) <= 1:
+            continue
+        groups = "; ".join(f"{d[:12]}: {', '.join(sorted(set(p)))}" for d, p in digests.items())
+        message = f"the reports were made with different {what} ({groups})"
+        if field == "cases_sha256" and not allow:
+            raise ReportError(
+                f"{message}: the same case id may mean different inputs, so verdicts cannot "
+                "be joined (re-run from the same checkout, or pass --allow-different-cases)"
+            )
+        notes.append(message)
+    return notes
+
+
+def _add_machines(machines: dict[str, Any], incoming: dict[str, Any]) -> dict[str, str]:
+    """Add ``incoming`` machines; returns their labels in the merged report."""
+    relabel = {}
+    for label, environment in incoming.items():
+        new_label, n = label, 1
+        while new_label in machines and machines[new_label] != environment:
+            n += 1
+            new_label = f"{label}#{n}"
+        machines[new_label] = environment
+        relabel[label] = new_label
+    return relabel
+
+
+def disagreements(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Findings for the same check run on two devices or machines that disagree."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for record in checks:
+        if record["verdict"] != "skip":
+            key = (record["adapter"], record["dtype"], record["case"], record["reduction"])
+            groups[(*key, record["quantity"])].append(record)
+    findings = []
+    for group in groups.values():
+        for a, b in combinations(group, 2):
+            detail = _disagreement(a, b)
+            if detail is None:
+                continue
+            kind = "device-disagreement" if a["device"] != b["device"] else "machine-disagreement"
+            findings.append(
+                {
+                    "kind": kind,
+                    "check": a["id"],
+                    "between": [f"{a['id']}@{a['machine']}", f"{b['id']}@{b['machine']}"],
+                    "detail": detail,
+                }
+            )
+    return findings
+
+
+def _disagreement(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    where = f"{a['device']} on {a['machine']} vs {b['device']} on {b['machine']}"
+    if (a["verdict"] in CONFORMING) != (b["verdict"] in CONFORMING):
+        return f"{where}: {a['verdict']} vs {b['verdict']}"
+    if a["values"] is None or b["values"] is None:
+        return None
+    ours = {e["index"]: e for e in a["values"]["elements"]}
+    tolerance = from_json_float(a["tolerance_ulps"]) or 0.0
+    fmt = float_format(a["dtype"])
+    for element in b["values"]["elements"]:
+        other = ours.get(element["index"])
+        if other is None:
+            continue
+        x, y = float(other["got"]), float(element["got"])
+        if (np.isnan(x) and np.isnan(y)) or x == y:
+            continue
+        unit = max(_ulp(other, fmt, a["quantity"]), _ulp(element, fmt, a["quantity"]))
+        with np.errstate(invalid="ignore", over="ignore"):
+            ulps = abs(x - y) / unit
+        if not np.isfinite(ulps) or ulps > tolerance:
+            return (
+                f"{where}: element {element['index']}: {x!r} vs {y!r} "
+                f"({ulps:.3g} ULP apart > tolerance {tolerance:g})"
+            )
+    return None
+
+
+def _ulp(element: dict[str, Any], fmt: FloatFormat, quantity: str) -> float:
+    """The ULP the check's tolerance is stated in at this element: of the value, or for a
+    gradient of the size of its terms, recovered from the stored error (error = distance
+    / unit) where that is possible."""
+    got, expected, error = (float(element[k]) for k in ("got", "expected", "error_ulps"))
+    if quantity == "grad" and 0 < error < np.inf and np.isfinite(got) and got != expected:
+        return abs(got - expected) / error
+    return float(fmt.ulp(np.float64(expected))) if np.isfinite(expected) else np.inf

@@ -1,0 +1,73 @@
+"""The fixed-width summary printed at the end of a run: one row per adapter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.base import DTYPES
+from conformance.reports.document import VERDICTS
+
+DTYPE_ORDER = list(DTYPES)
+
+
+def summary_table(report: dict[str, Any]) -> str:
+    """Verdict counts, known bugs, the share that conforms and the worst errors per adapter,
+    then each run's time and memory, and whether the report is complete."""
+    columns = sorted(
+        {(q, d) for s in report["summary"].values() for q in ("value", "grad")
+         for d in s["worst_ulps"][q]},
+        key=lambda qd: (qd[0] != "value", DTYPE_ORDER.index(qd[1])),
+    )  # fmt: skip
+    header = ["adapter", *VERDICTS, "known", "conform", *(f"{q} {d}" for q, d in columns)]
+    rows = [header]
+    for name in report["adapters"]:
+        s = report["summary"].get(name)
+        if s is None:
+            continue
+        worst = s["worst_ulps"]
+        percent = s["conforming_percent"]
+        rows.append(
+            [
+                name,
+                *(str(s[v]) for v in VERDICTS),
+                str(s["known_bug"]),
+                "-" if percent is None else f"{percent:.1f}%",
+                *(f"{worst[q][d]:.3g}" if d in worst[q] else "-" for q, d in columns),
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0])]
+        cells += [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+        lines.append("  ".join(cells))
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append("(conform: pass + convention, of the checks that ran; last columns: worst error")
+    lines.append(" in ULPs among passing checks, gradients in ULPs of the size of their two terms)")
+    lines.append("")
+    lines.extend(_run_line(run) for run in report["runs"])
+    if not report["complete"]:
+        lines.append(
+            f"INCOMPLETE: {report['missing']['count']} planned check(s) did not run; "
+            "see 'missing' in the report"
+        )
+    return "\n".join(lines)
+
+
+def _run_line(run: dict[str, Any]) -> str:
+    t = run["timing"]
+    text = f"{run['machine']}: {t['checks']} checks in {t['wall_s']:.1f} s wall"
+    if "reference_s" in t:
+        text += (
+            f" (reference {t['reference_s']:.1f} s, frameworks {t['framework_s']:.1f} s, "
+            f"compilation {t['compile_s']:.1f} s, summed over "
+            f"{run['options'].get('jobs', 1)} process(es))"
+        )
+    if "tree_peak_rss_mib" in t:
+        summed = t.get("main_peak_rss_mib", 0.0) + t.get("workers_peak_rss_mib", 0.0)
+        text += (
+            f"; peak memory {t['tree_peak_rss_mib']:.0f} MiB (all processes together, "
+            f"sampled; their separate peaks sum to {summed:.0f} MiB)"
+        )
+    return text
