@@ -224,6 +224,12 @@ class Adapter:
             return Outcome.raised(exc)
         return outcome_from_return(result, call)
 
+    def reproducer(self, call: Call) -> str | None:
+        """Python that makes ``call`` with the framework's own API, for an upstream bug
+        report (the contract is in ``adapters/snippets.py``), or None when the adapter
+        cannot write one."""
+        return None
+
     def release(self) -> None:
         """Free what the adapter holds between calls (helper processes). The runner calls it
         once it has no more checks for the adapter's framework; a later call starts afresh."""

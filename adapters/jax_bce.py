@@ -28,6 +28,7 @@ import numpy as np
 from adapters import formulas
 from adapters.base import Adapter, Call, Conventions
 from adapters.compiled import CompiledMixin
+from adapters.snippets import reduced
 
 _OPTAX_SRC = (
     "https://github.com/google-deepmind/optax/blob/main/optax/losses/_classification.py "
@@ -123,6 +124,55 @@ class _JaxAdapter(Adapter):
     def _elementwise(self, x: Any, y: Any) -> Any:
         raise NotImplementedError
 
+    jit = False
+    """The reproducer wraps the function in jax.jit, as the compiled adapter does."""
+
+    def reproducer(self, call: Call) -> str | None:
+        device = "gpu" if call.device == "gpu" else "cpu"
+        loss = self._elementwise_source()
+        if call.weight is not None:
+            loss = f"({loss}) * w_j"
+        jit = "jax.jit" if self.jit else ""
+        lines = [
+            "import jax",
+            "",
+            'jax.config.update("jax_enable_x64", True)  # float64 arrays; every dtype is explicit',
+            "import jax.numpy as jnp",
+            *self._imports(),
+            "",
+            f'device = jax.devices("{device}")[0]',
+            "",
+            f"def array(a):  # exact: every value is a {call.dtype}",
+            f"    return jax.device_put(jnp.asarray(a, dtype=jnp.{call.dtype}), device)",
+            "",
+            "x_j, y_j = array(x), array(y)",
+            f"w_j = {'array(w)' if call.weight is not None else 'None'}",
+            "",
+            "def loss_fn(x_j, y_j, w_j):",
+            f"    return {reduced(loss, call.reduction, 'jnp.mean', 'jnp.sum')}",
+            "",
+        ]
+        if call.grad:
+            lines += [
+                "def value_and_grad(x_j, y_j, w_j):",
+                "    loss_j, pullback = jax.vjp(lambda v: loss_fn(v, y_j, w_j), x_j)",
+                "    return loss_j, pullback(jnp.ones_like(loss_j))[0]",
+                "",
+                f"loss_j, grad_j = {jit}(value_and_grad)(x_j, y_j, w_j)",
+                "grad = np.asarray(grad_j, dtype=np.float64)",
+            ]
+        else:
+            lines.append(f"loss_j = {jit}(loss_fn)(x_j, y_j, w_j)")
+        lines.append("loss = np.asarray(loss_j, dtype=np.float64)")
+        return "\n".join(lines)
+
+    def _imports(self) -> list[str]:
+        return []
+
+    def _elementwise_source(self) -> str:
+        """``_elementwise`` as source, on x_j and y_j."""
+        raise NotImplementedError
+
 
 class OptaxSigmoidBinaryCrossEntropy(_JaxAdapter):
     name = "optax.sigmoid_binary_cross_entropy"
@@ -140,6 +190,12 @@ class OptaxSigmoidBinaryCrossEntropy(_JaxAdapter):
 
         return optax.sigmoid_binary_cross_entropy(x, y)
 
+    def _imports(self) -> list[str]:
+        return ["import optax"]
+
+    def _elementwise_source(self) -> str:
+        return "optax.sigmoid_binary_cross_entropy(x_j, y_j)"
+
 
 class JaxNumpyTextbook(_JaxAdapter):
     name = "jax.numpy.textbook"
@@ -156,12 +212,16 @@ class JaxNumpyTextbook(_JaxAdapter):
 
         return formulas.textbook_probs(jnp, x, y)
 
+    def _elementwise_source(self) -> str:  # formulas.textbook_probs, written out
+        return "-(y_j * jnp.log(x_j) + (1 - y_j) * jnp.log(1 - x_j))"
+
 
 class JitOptaxSigmoidBinaryCrossEntropy(CompiledMixin, OptaxSigmoidBinaryCrossEntropy):
     """The same optax loss and its gradient under jax.jit (XLA), one compile per signature."""
 
     name = "jax.jit(optax.sigmoid_binary_cross_entropy)"
     api = "jax.jit(lambda x, y: jnp.mean(optax.sigmoid_binary_cross_entropy(x, y)))"
+    jit = True
 
     def cache_generation(self) -> int:
         return MEMORY.generation

@@ -40,6 +40,7 @@ import numpy as np
 from adapters import formulas
 from adapters.base import Adapter, Call, Conventions, Outcome
 from adapters.jax_bce import MEMORY
+from adapters.snippets import reduced
 from adapters.torch_bce import LOGITS_CONVENTIONS, PROBS_CONVENTIONS
 
 _NN = "https://github.com/keras-team/keras/blob/master/keras/src/backend/{}/nn.py"
@@ -107,6 +108,34 @@ class KerasOpsBinaryCrossentropy(Adapter):
         worker = _WORKERS.pop(self.backend, None)
         if worker is not None:
             worker.close()
+
+    def reproducer(self, call: Call) -> str | None:
+        lines = ["import os", "", f'os.environ["KERAS_BACKEND"] = "{self.backend}"']
+        if self.backend == "jax":
+            lines.append('os.environ["JAX_ENABLE_X64"] = "1"  # float64 arrays; dtypes explicit')
+        lines += ["import keras", "", "ops = keras.ops", ""]
+        if call.dtype == "bfloat16":  # torch cannot read ml_dtypes' bfloat16: via float32
+            convert = 'ops.cast(ops.convert_to_tensor(a.astype(np.float32)), "bfloat16")'
+        else:
+            convert = f'ops.convert_to_tensor(a.astype(np.{call.dtype}), dtype="{call.dtype}")'
+        loss = f"ops.binary_crossentropy(y_t, x_t, from_logits={self.from_logits})"
+        lines += [
+            f"def tensor(a):  # exact: every value is a {call.dtype}",
+            f"    return {convert}",
+            "",
+            "y_t = tensor(y)",
+            "",
+            "def loss_of(x_t):",
+            f"    return {reduced(loss, call.reduction, 'ops.mean', 'ops.sum')}",
+            "",
+            "x_t = tensor(x)",
+            "loss_t = loss_of(x_t)",
+        ]
+        if call.grad:
+            lines += _GRADIENT_SOURCE[self.backend]
+            lines.append('grad = np.asarray(ops.convert_to_numpy(ops.cast(grad_t, "float64")))')
+        lines.append('loss = np.asarray(ops.convert_to_numpy(ops.cast(loss_t, "float64")))')
+        return "\n".join(lines)
 
     def _run(self, call: Call) -> Any:
         status, payload = _worker(self.backend).request((call, self.from_logits), HELPER_TIMEOUT_S)
@@ -229,6 +258,24 @@ def _compute(keras: Any, backend: str, call: Call, from_logits: bool) -> tuple[A
     if not call.grad:
         return to_numpy(value), None
     return to_numpy(value), to_numpy(_gradient(backend, ops, loss_of, x))
+
+
+_GRADIENT_SOURCE = {  # _gradient below, as source for the reproducer
+    "jax": ["import jax", "", "grad_t = jax.grad(lambda v: ops.sum(loss_of(v)))(x_t)"],
+    "torch": [
+        "x_t = x_t.detach().requires_grad_(True)",
+        "ops.sum(loss_of(x_t)).backward()",
+        "grad_t = x_t.grad",
+    ],
+    "tensorflow": [
+        "import tensorflow as tf",
+        "",
+        "with tf.GradientTape() as tape:",
+        "    tape.watch(x_t)",
+        "    total = ops.sum(loss_of(x_t))",
+        "grad_t = tape.gradient(total, x_t)",
+    ],
+}
 
 
 def _gradient(backend: str, ops: Any, loss_of: Any, x: Any) -> Any:

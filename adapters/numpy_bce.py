@@ -11,11 +11,14 @@ checked.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from adapters import formulas
 from adapters.base import Adapter, Call, Conventions
+from adapters.snippets import sources
 
 
 class _NumpyFormula(Adapter):
@@ -39,6 +42,41 @@ class _NumpyFormula(Adapter):
         """The weighted element losses, or with ``grad`` their derivatives."""
         raise NotImplementedError
 
+    def reproducer(self, call: Call) -> str | None:
+        """The formulas inlined from adapters/formulas.py and called as ``_run`` calls them."""
+        value, functions = self._weighted_source(call, grad=False)
+        lines = ["from typing import Any"]
+        cast = f"np.{call.dtype}"
+        if call.dtype == "bfloat16":
+            lines.append("import ml_dtypes")
+            cast = "ml_dtypes.bfloat16"
+        names = [n for n in ("x", "y", "w", "pw") if _given(call, n)]
+        lines += [
+            "",
+            f"{', '.join(names)} = {', '.join(f'{n}.astype({cast})' for n in names)}  # exact",
+            "",
+        ]
+        grad = None
+        if call.grad:
+            grad, more = self._weighted_source(call, grad=True)
+            functions = functions + [f for f in more if f not in functions]
+        helpers = [formulas.reduce, formulas.reduce_grad] if call.grad else [formulas.reduce]
+        lines += [sources(functions + helpers), "", "", 'with np.errstate(all="ignore"):']
+        r = repr(call.reduction)
+        lines.append(f"    loss = np.asarray(reduce({value}, {r}, np.mean, np.sum), np.float64)")
+        if grad is not None:
+            lines.append(f"    grad = np.asarray(reduce_grad({grad}, {r}, x.size), np.float64)")
+        return "\n".join(lines)
+
+    def _weighted_source(self, call: Call, *, grad: bool) -> tuple[str, list]:
+        """``_weighted`` as an expression, and the functions of formulas.py it calls."""
+        raise NotImplementedError
+
+
+def _given(call: Call, name: str) -> bool:
+    arrays = {"x": call.input, "y": call.target, "w": call.weight, "pw": call.pos_weight}
+    return arrays[name] is not None
+
 
 class NumpyTextbook(_NumpyFormula):
     name = "numpy.textbook"
@@ -57,6 +95,14 @@ class NumpyTextbook(_NumpyFormula):
         }[call.form, grad]
         return formulas.weighted(formula(np, call.input, call.target), call.weight)
 
+    def _weighted_source(self, call: Call, *, grad: bool) -> tuple[str, list]:
+        probs = formulas.textbook_probs_grad if grad else formulas.textbook_probs
+        logits = formulas.textbook_logits_grad if grad else formulas.textbook_logits
+        formula = probs if call.form == "probs" else logits
+        used = [probs] if call.form == "probs" else [probs, logits]
+        weight = "w" if call.weight is not None else "None"
+        return f"weighted({formula.__name__}(np, x, y), {weight})", [*used, formulas.weighted]
+
 
 class NumpyStable(_NumpyFormula):
     name = "numpy.stable"
@@ -71,6 +117,20 @@ class NumpyStable(_NumpyFormula):
             logits = formulas.stable_logits_grad if grad else formulas.stable_logits
             out = logits(np, x, y, call.pos_weight)
         return formulas.masked_weighted(np, out, call.weight)
+
+    def _weighted_source(self, call: Call, *, grad: bool) -> tuple[str, list]:
+        formula: Callable[..., Any]
+        if call.form == "probs":
+            formula = formulas.stable_probs_grad if grad else formulas.stable_probs
+            out = f"{formula.__name__}(np, x, y)"
+        else:
+            formula = formulas.stable_logits_grad if grad else formulas.stable_logits
+            pos_weight = "pw" if call.pos_weight is not None else "None"
+            out = f"{formula.__name__}(np, x, y, {pos_weight})"
+        helper = formulas._sigmoid if formula is formulas.stable_logits_grad else formulas._xlogy
+        weight = "w" if call.weight is not None else "None"
+        used = [formulas._xlogy, helper, formula, formulas.masked_weighted]
+        return f"masked_weighted(np, {out}, {weight})", list(dict.fromkeys(used))
 
 
 ADAPTERS = (NumpyTextbook(), NumpyStable())

@@ -39,6 +39,7 @@ import numpy as np
 from adapters import formulas
 from adapters.base import Adapter, Call, Conventions
 from adapters.compiled import CompiledMixin
+from adapters.snippets import keywords, optional, reduced
 
 _KERAS_NN = "https://github.com/keras-team/keras/blob/master/keras/src/backend/tensorflow/nn.py"
 _DENORMAL = (
@@ -133,6 +134,39 @@ class _TensorflowAdapter(Adapter):
     def _loss(self, tf: Any, x: Any, call: Call) -> Any:
         raise NotImplementedError
 
+    def reproducer(self, call: Call) -> str | None:
+        lines = [
+            *self._imports(),
+            "",
+            f"def tensor(a):  # exact: every value is a {call.dtype}",
+            f"    return tf.cast(tf.constant(a), tf.{call.dtype})",
+            "",
+            f"with tf.device({_device(call)!r}):",
+            "    x_t, y_t = tensor(x), tensor(y)",
+        ]
+        if call.pos_weight is not None:
+            lines.append("    pw_t = tensor(pw)")
+        lines += self._body(call)
+        if call.grad:
+            lines.append("grad = tf.cast(grad_t, tf.float64).numpy()")
+        lines.append("loss = tf.cast(loss_t, tf.float64).numpy()")
+        return "\n".join(lines)
+
+    def _imports(self) -> list[str]:
+        return ["import tensorflow as tf"]
+
+    def _body(self, call: Call) -> list[str]:
+        """Indented lines computing loss_t (and grad_t) under the device scope."""
+        lines = [
+            "    with tf.GradientTape() as tape:",
+            "        tape.watch(x_t)",
+            f"        loss_t = {self._expression(call)}",
+        ]
+        return lines + (["    grad_t = tape.gradient(loss_t, x_t)"] if call.grad else [])
+
+    def _expression(self, call: Call) -> str:
+        raise NotImplementedError
+
 
 class _KerasBinaryCrossentropy(_TensorflowAdapter):
     from_logits = False
@@ -151,6 +185,27 @@ class _KerasBinaryCrossentropy(_TensorflowAdapter):
             weight = tf.constant(np.broadcast_to(call.weight, call.input.shape))
         y_true = tf.constant(call.target[..., np.newaxis])
         return loss(y_true, tf.expand_dims(x, -1), sample_weight=weight)
+
+    def _imports(self) -> list[str]:
+        pin = 'os.environ["KERAS_BACKEND"] = "tensorflow"  # tf.keras is Keras 3'
+        return ["import os", "", pin, "import tensorflow as tf"]
+
+    def _body(self, call: Call) -> list[str]:
+        if call.weight is not None:  # Keras aligns sample_weight with leading axes: broadcast
+            return ["    w_t = tensor(np.broadcast_to(w, x.shape))", *super()._body(call)]
+        return super()._body(call)
+
+    def _expression(self, call: Call) -> str:
+        options = keywords(
+            from_logits=str(self.from_logits),
+            reduction=repr(_KERAS_REDUCTION[call.reduction]),
+            dtype=repr(call.dtype),
+        )
+        weight = ", sample_weight=w_t" if call.weight is not None else ""
+        return (
+            f"tf.keras.losses.BinaryCrossentropy({options})"
+            f"(y_t[..., tf.newaxis], tf.expand_dims(x_t, -1){weight})"
+        )
 
 
 class KerasBinaryCrossentropy(_KerasBinaryCrossentropy):
@@ -179,6 +234,10 @@ class TfSigmoidCrossEntropyWithLogits(_TensorflowAdapter):
         loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.constant(call.target), logits=x)
         return formulas.reduce(loss, call.reduction, tf.reduce_mean, tf.reduce_sum)
 
+    def _expression(self, call: Call) -> str:
+        loss = "tf.nn.sigmoid_cross_entropy_with_logits(labels=y_t, logits=x_t)"
+        return reduced(loss, call.reduction, "tf.reduce_mean", "tf.reduce_sum")
+
 
 class TfWeightedCrossEntropyWithLogits(_TensorflowAdapter):
     name = "tf.nn.weighted_cross_entropy_with_logits"
@@ -198,6 +257,13 @@ class TfWeightedCrossEntropyWithLogits(_TensorflowAdapter):
             labels=tf.constant(call.target), logits=x, pos_weight=tf.constant(call.pos_weight)
         )
         return formulas.reduce(loss, call.reduction, tf.reduce_mean, tf.reduce_sum)
+
+    def _expression(self, call: Call) -> str:
+        options = keywords(
+            labels="y_t", logits="x_t", pos_weight=optional(call, "pos_weight", "pw_t")
+        )
+        loss = f"tf.nn.weighted_cross_entropy_with_logits({options})"
+        return reduced(loss, call.reduction, "tf.reduce_mean", "tf.reduce_sum")
 
 
 class XlaSigmoidCrossEntropyWithLogits(CompiledMixin, TfSigmoidCrossEntropyWithLogits):
@@ -223,6 +289,18 @@ class XlaSigmoidCrossEntropyWithLogits(CompiledMixin, TfSigmoidCrossEntropyWithL
             return loss, tape.gradient(loss, x)
 
         return tf.function(value_and_grad, jit_compile=True)
+
+    def _body(self, call: Call) -> list[str]:
+        return [
+            "    @tf.function(jit_compile=True)",
+            "    def value_and_grad(x_t, y_t):",
+            "        with tf.GradientTape() as tape:",
+            "            tape.watch(x_t)",
+            f"            loss_t = {self._expression(call)}",
+            "        return loss_t, tape.gradient(loss_t, x_t)",
+            "",
+            "    loss_t, grad_t = value_and_grad(x_t, y_t)",
+        ]
 
 
 ADAPTERS = (

@@ -22,6 +22,7 @@ import numpy as np
 
 from adapters.base import Adapter, Call, Conventions
 from adapters.compiled import CompiledMixin
+from adapters.snippets import keywords, optional
 
 _LOSS_CPP = "https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/Loss.cpp"
 _BCELOSS_DOC = "https://pytorch.org/docs/stable/generated/torch.nn.BCELoss.html"
@@ -100,6 +101,37 @@ class _TorchAdapter(Adapter):
     def _loss(self, torch: Any, x: Any, y: Any, **options: Any) -> Any:
         raise NotImplementedError
 
+    def reproducer(self, call: Call) -> str | None:
+        device = "cuda" if call.device == "gpu" else "cpu"
+        lines = [
+            "import torch",
+            "",
+            f"def tensor(a):  # exact: every value is a {call.dtype}",
+            f"    return torch.from_numpy(a).to({device!r}, torch.{call.dtype})",
+            "",
+            f"x_t = tensor(x).requires_grad_({call.grad or self.track_grad})",
+            "y_t = tensor(y)",
+        ]
+        lines += ["w_t = tensor(w)"] if call.weight is not None else []
+        lines += ["pw_t = tensor(pw)"] if call.pos_weight is not None else []
+        lines.append(f"loss_t = {self._expression(call)}")
+        if call.grad:
+            lines.append("(grad_t,) = torch.autograd.grad(loss_t, x_t, torch.ones_like(loss_t))")
+            lines.append("grad = grad_t.to('cpu', torch.float64).numpy()")
+        lines.append("loss = loss_t.detach().to('cpu', torch.float64).numpy()")
+        return "\n".join(lines)
+
+    def _expression(self, call: Call) -> str:
+        """The loss as the user writes it, on x_t, y_t, w_t, pw_t."""
+        raise NotImplementedError
+
+    def _options(self, call: Call, pos_weight: bool) -> str:
+        return keywords(
+            weight=optional(call, "weight", "w_t"),
+            pos_weight=optional(call, "pos_weight", "pw_t") if pos_weight else None,
+            reduction=repr(call.reduction),
+        )
+
 
 class TorchBCELoss(_TorchAdapter):
     name = "torch.nn.BCELoss"
@@ -110,6 +142,9 @@ class TorchBCELoss(_TorchAdapter):
     def _loss(self, torch: Any, x: Any, y: Any, **options: Any) -> Any:
         options.pop("pos_weight")
         return torch.nn.BCELoss(**options)(x, y)
+
+    def _expression(self, call: Call) -> str:
+        return f"torch.nn.BCELoss({self._options(call, False)})(x_t, y_t)"
 
 
 class TorchBinaryCrossEntropy(_TorchAdapter):
@@ -122,6 +157,10 @@ class TorchBinaryCrossEntropy(_TorchAdapter):
         options.pop("pos_weight")
         return torch.nn.functional.binary_cross_entropy(x, y, **options)
 
+    def _expression(self, call: Call) -> str:
+        options = self._options(call, False)
+        return f"torch.nn.functional.binary_cross_entropy(x_t, y_t, {options})"
+
 
 class TorchBCEWithLogitsLoss(_TorchAdapter):
     name = "torch.nn.BCEWithLogitsLoss"
@@ -133,6 +172,9 @@ class TorchBCEWithLogitsLoss(_TorchAdapter):
     def _loss(self, torch: Any, x: Any, y: Any, **options: Any) -> Any:
         return torch.nn.BCEWithLogitsLoss(**options)(x, y)
 
+    def _expression(self, call: Call) -> str:
+        return f"torch.nn.BCEWithLogitsLoss({self._options(call, True)})(x_t, y_t)"
+
 
 class TorchBinaryCrossEntropyWithLogits(_TorchAdapter):
     name = "torch.nn.functional.binary_cross_entropy_with_logits"
@@ -143,6 +185,10 @@ class TorchBinaryCrossEntropyWithLogits(_TorchAdapter):
 
     def _loss(self, torch: Any, x: Any, y: Any, **options: Any) -> Any:
         return torch.nn.functional.binary_cross_entropy_with_logits(x, y, **options)
+
+    def _expression(self, call: Call) -> str:
+        options = self._options(call, True)
+        return f"torch.nn.functional.binary_cross_entropy_with_logits(x_t, y_t, {options})"
 
 
 _DECOMPOSITIONS = "https://github.com/pytorch/pytorch/blob/main/torch/_decomp/decompositions.py"
@@ -178,6 +224,11 @@ class _TorchCompiled(CompiledMixin, _TorchAdapter):
             options.pop("pos_weight")
         compiled = self.compiled(self.functional, lambda: _torch_compile(torch, self.functional))
         return compiled(x, y, **options)
+
+    def _expression(self, call: Call) -> str:
+        options = self._options(call, "with_logits" in self.functional)
+        compiled = f"torch.compile(torch.nn.functional.{self.functional}, dynamic=True)"
+        return f"{compiled}(x_t, y_t, {options})"
 
 
 def _torch_compile(torch: Any, functional: str) -> Any:

@@ -5,6 +5,7 @@
                         [--timeout SECONDS] [--isolation process|none]
                         [--output reports/conformance.json] [--html PATH] [--markdown PATH]
     bce-conformance report RUN.json [-o OUT] [--format text|markdown|html]
+    bce-conformance repro CHECK_ID [--report RUN.json] [--cases PATH ...]
     bce-conformance compare BASE.json NEW.json
     bce-conformance merge A.json B.json ... -o ALL.json [--allow-different-cases]
     bce-conformance adapters [--adapter SPEC ...]
@@ -33,7 +34,7 @@ from adapters.base import DEVICES, DTYPES
 from adapters.registry import AdapterSpecError, discover
 from conformance.cases import CASES_DIR, load_cases
 from conformance.known_bugs import REGISTRY_PATH, KnownBugsError, load_known_bugs
-from conformance.matrix import DEFAULT_DEVICES, PROFILES, build_plan, split_list
+from conformance.matrix import DEFAULT_DEVICES, PROFILES, Runner, build_plan, split_list
 from conformance.memory import TreeMemorySampler
 from conformance.reports import environment
 from conformance.reports.compare import compare_reports
@@ -41,6 +42,7 @@ from conformance.reports.compare import render as render_comparison
 from conformance.reports.document import (
     ReportError,
     build_report,
+    check_record,
     load_report,
     unexplained,
     write_bytes_atomic,
@@ -48,6 +50,7 @@ from conformance.reports.document import (
 )
 from conformance.reports.merge import merge_reports
 from conformance.reports.render import REPORT_FORMATS, render_report
+from conformance.reports.repro import Reproducers, ReproError
 from conformance.reports.table import summary_table
 from conformance.supervisor import (
     DEFAULT_TIMEOUT_S,
@@ -152,6 +155,14 @@ def _parser() -> argparse.ArgumentParser:
         help="default: from the output's suffix (.html, .md), else text",
     )  # fmt: skip
 
+    repro = sub.add_parser("repro", help="a self-contained snippet reproducing one check")
+    repro.add_argument("check_id", metavar="CHECK_ID")
+    repro.add_argument(
+        "--report", type=Path,
+        help="take the values from this report (default: run the check here, now)",
+    )  # fmt: skip
+    repro.add_argument("--cases", action="append", type=Path, help="case file or folder")
+
     comparison = sub.add_parser(
         "compare", help="the regression gate: what got worse from BASE to NEW (exit 1)"
     )
@@ -185,12 +196,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _list_adapters(args.adapter)
         if args.command == "report":
             return _render(args)
+        if args.command == "repro":
+            return _repro(args)
         if args.command == "compare":
             return _compare(args)
         if args.command == "merge":
             return _merge(args)
         return _validate(args.paths)
-    except (AdapterSpecError, KnownBugsError, UsageError, ReportError) as exc:
+    except (AdapterSpecError, KnownBugsError, UsageError, ReportError, ReproError) as exc:
         print(f"bce-conformance: {exc}", file=sys.stderr)
         return 2
 
@@ -292,6 +305,27 @@ def _render(args: argparse.Namespace) -> int:
     else:
         write_bytes_atomic(output, text.encode("utf-8"))
         print(f"{fmt} report: {output}")
+    return 0
+
+
+def _repro(args: argparse.Namespace) -> int:
+    report = load_report(args.report) if args.report else None
+    if report is not None and args.cases:
+        for run in report["runs"]:
+            run["options"]["cases"] = [str(p) for p in args.cases]
+    reproducers = Reproducers(report or {"runs": [{"options": {"cases": args.cases or []}}]})
+    if report is not None:
+        record = next((c for c in report["checks"] if c["id"] == args.check_id), None)
+        if record is None:
+            raise UsageError(f"{args.report} has no check {args.check_id!r}")
+    else:  # run it here, in this process
+        result = Runner(load_known_bugs()).run(reproducers.check(args.check_id))
+        record = check_record(result, environment.describe([], REGISTRY_PATH)["host"])
+        reproducers.report = None
+    snippet = reproducers(record)
+    if snippet is None:
+        raise UsageError(f"{record['adapter']} cannot write a reproducer")
+    sys.stdout.write(snippet)
     return 0
 
 

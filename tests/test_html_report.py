@@ -70,8 +70,11 @@ def test_filters_and_a_clicked_cell_show_values_and_the_registry_link(chromium, 
     assert "numpy.textbook" in matrix and "numpy.stable" not in matrix  # stable never fails
     detail = re.search(r'<div id="detail">(.*?)</div>\s*</section>', dom, re.S).group(1)
     assert "fail: numpy.textbook-cpu-float32-edge-probabilities/p-zero-target-zero:none" in detail
-    assert "float64" not in detail  # the dtype filter applies to the cell too
+    assert "-float64-" not in detail  # the dtype filter applies to the cell too
     assert '<a href="https://docs.scipy.org/' in detail  # the registry entry's link
+    assert "copy reproducer</button>" in detail
+    snippet = re.search(r'<pre class="reproducer">(.*?)</pre>', detail, re.S).group(1)
+    assert "import numpy as np" in snippet and "print('returned:'" in snippet
     # index, input, target, returned, correct, error: NaN where 0 * log 0 must be 0
     assert "<tr><td>0</td><td>0</td><td>0</td><td>nan</td><td>0</td><td>inf</td></tr>" in detail
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from conformance.reports import html, markdown
+from conformance.reports.repro import Reproducers
 from conformance.reports.table import summary_table
 
 REPORT_FORMATS = ("text", "markdown", "html")
@@ -12,11 +13,7 @@ REPORT_FORMATS = ("text", "markdown", "html")
 
 def render_report(report: dict[str, Any], fmt: str) -> str:
     if fmt == "html":
-        return html.render(report, _no_reproducer)
+        return html.render(report, Reproducers(report))
     if fmt == "markdown":
-        return markdown.render(report, _no_reproducer)
+        return markdown.render(report, Reproducers(report))
     return summary_table(report) + "\n"
-
-
-def _no_reproducer(check: dict[str, Any]) -> str | None:
-    return None

@@ -1,0 +1,205 @@
+"""Reproducers: a self-contained Python snippet per non-passing check, in the framework's
+own API, ready to paste into an upstream issue.
+
+A snippet holds the exact inputs (every value of the check's dtype written as the
+shortest decimal that round-trips its float64, so nothing is lost), the call as the
+adapter makes it (``Adapter.reproducer``), what the framework returned on the machine of
+the report, and the mathematically correct value. Run, it prints what the framework
+returns there and the correct value, one line each.
+
+Inputs are rebuilt from the case files the report was made with (its ``cases_sha256``
+says whether they are the ones here). An elementwise loss (``reduction: none``) that
+failed keeps only the elements outside tolerance: each element's loss depends on its own
+inputs alone, so the snippet is as small as the finding. A reduction, or a gradient of
+one, needs every element, and prints the elements the report kept.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from adapters.base import DEVICES, DTYPES, Adapter, Call
+from adapters.registry import discover
+from conformance.cases import CASES_DIR, Case, load_cases
+from conformance.matrix import Check, build_call
+from conformance.reports.document import from_json_float
+
+_PACKAGES = {
+    "torch": ("torch",),
+    "tensorflow": ("tensorflow", "tensorflow-cpu", "keras"),
+    "jax": ("jax", "jaxlib", "optax"),
+    "keras": ("keras",),
+}
+"""The distributions whose versions a reproducer names, per framework."""
+
+
+class ReproError(ValueError):
+    """A check that cannot be rebuilt here: unknown adapter or case, or a malformed id."""
+
+
+class Reproducers:
+    """Writes the reproducers of one report's checks (adapters and cases loaded once)."""
+
+    def __init__(self, report: dict[str, Any] | None = None) -> None:
+        self.report = report
+        paths: list[str] = []
+        for run in (report or {}).get("runs", []):
+            paths += [p for p in run["options"].get("cases", []) if p not in paths]
+        existing = [Path(p) for p in paths if Path(p).exists()]
+        self._case_paths = existing or [CASES_DIR]
+        self._cases: dict[str, Case] | None = None
+        self._adapters: dict[str, Adapter] | None = None
+
+    @property
+    def cases(self) -> dict[str, Case]:
+        if self._cases is None:
+            self._cases = {c.id: c for c in load_cases(self._case_paths)[0]}
+        return self._cases
+
+    @property
+    def adapters(self) -> dict[str, Adapter]:
+        if self._adapters is None:
+            self._adapters = {a.name: a for a in discover().adapters}
+        return self._adapters
+
+    def check(self, check_id: str) -> Check:
+        """The check an id names: ``adapter-device-dtype-case:reduction[:grad]``."""
+        rest, grad = (check_id[: -len(":grad")], True) if check_id.endswith(":grad") else (
+            check_id, False)  # fmt: skip
+        rest, _, reduction = rest.rpartition(":")
+        for name in sorted(self.adapters, key=len, reverse=True):
+            if not rest.startswith(name + "-"):
+                continue
+            device, _, rest_ = rest[len(name) + 1 :].partition("-")
+            dtype, _, case_id = rest_.partition("-")
+            if device not in DEVICES or dtype not in DTYPES:
+                continue
+            case = self.cases.get(case_id)
+            if case is None:
+                raise ReproError(f"{check_id}: no case {case_id!r} in {self._where()}")
+            return Check(self.adapters[name], case, dtype, device, reduction, grad)
+        raise ReproError(f"{check_id}: names no adapter known here (see bce-conformance adapters)")
+
+    def _where(self) -> str:
+        return ", ".join(str(p) for p in self._case_paths)
+
+    def __call__(self, record: dict[str, Any]) -> str | None:
+        """The snippet for a report's check record, or None where none can be written."""
+        try:
+            check = self.check(record["id"])
+        except ReproError:
+            return None
+        call, _ = build_call(check)
+        indices = _shown_indices(record)
+        minimal = bool(indices) and check.reduction == "none" and check.case.expect_error is None
+        if minimal:
+            call = _subset(call, indices)
+        source = check.adapter.reproducer(call)
+        if source is None:
+            return None
+        return self._script(record, check, call, source, None if minimal else indices)
+
+    def _script(
+        self, record: dict[str, Any], check: Check, call: Call, source: str, picked: list | None
+    ) -> str:
+        adapter = check.adapter
+        quantity = "grad" if check.grad else "loss"
+        values = record["values"]
+        elements = _shown(record)
+        lines = [
+            "# bce-conformance reproducer",
+            f"#   check:   {record['id']}",
+            f"#   API:     {adapter.api}",
+            f"#   case:    {check.case.description}",
+            f"#   verdict: {record['verdict']}: {record['detail']}"[:400],
+            f"#   made on: {self._machine(record)}",
+        ]
+        if record["known_bug"]:
+            lines.append(
+                f"#   known:   {record['known_bug']['reason']} {record['known_bug']['link']}"
+            )
+        if picked is None and values is not None and len(elements) < values["compared"]:
+            lines.append(f"#   inputs:  the {len(elements)} element(s) outside tolerance of "
+                         f"{values['compared']}")  # fmt: skip
+        lines += ["import numpy as np", "", f"# {check.dtype} values, written exactly"]
+        for name, array in (("x", call.input), ("y", call.target), ("w", call.weight),
+                            ("pw", call.pos_weight)):  # fmt: skip
+            if array is not None:
+                lines.append(f"{name} = {_array_literal(array)}")
+        lines += ["", source, ""]
+        if not elements:  # an error, or a value where the case expects one
+            lines.append(f"print({quantity!r}, {quantity})")
+            return "\n".join(lines) + "\n"
+        where = "" if picked is None else f"[{picked!r}]"
+        got = [_literal(from_json_float(e["got"])) for e in elements]
+        expected = [_literal(from_json_float(e["expected"])) for e in elements]
+        lines += [
+            f"print('returned:', np.ravel({quantity}){where}.tolist())",
+            f"print('correct: ', [{', '.join(expected)}])  # the exact value, rounded to float64",
+            f"# returned on {record['machine']}: [{', '.join(got)}]",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def _machine(self, record: dict[str, Any]) -> str:
+        environment = (self.report or {}).get("machines", {}).get(record["machine"])
+        if environment is None:
+            return f"{platform.platform()}, Python {platform.python_version()}"
+        framework, _, backend = record["framework"].rstrip("]").partition("[")
+        wanted = {"numpy", *_PACKAGES.get(framework, (framework,)), *_PACKAGES.get(backend, ())}
+        versions = {k: v for k, v in environment["packages"].items() if k in wanted}
+        return (
+            f"{', '.join(f'{k} {v}' for k, v in versions.items())}; Python "
+            f"{environment['python']}; {environment['os']}; {environment['cpu']['model']}"
+        )
+
+
+def _shown(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The elements a snippet prints: those outside tolerance, else every kept one."""
+    values = record["values"]
+    if values is None:
+        return []
+    tolerance = from_json_float(record["tolerance_ulps"])
+    outside = [e for e in values["elements"]
+               if tolerance is not None and float(e["error_ulps"]) > tolerance]  # fmt: skip
+    return sorted(outside or values["elements"], key=lambda e: e["index"])
+
+
+def _shown_indices(record: dict[str, Any]) -> list[int]:
+    return [e["index"] for e in _shown(record)]
+
+
+def _subset(call: Call, indices: list[int]) -> Call:
+    """The call on the given flat elements only, weights broadcast to them."""
+
+    def take(array: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(array, call.input.shape).reshape(-1)[indices].copy()
+
+    return replace(
+        call,
+        input=take(call.input),
+        target=take(call.target),
+        weight=None if call.weight is None else take(call.weight),
+        pos_weight=None if call.pos_weight is None else take(call.pos_weight),
+    )
+
+
+def _literal(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "np.nan"
+    if math.isinf(value):
+        return "np.inf" if value > 0 else "-np.inf"
+    return repr(float(value))
+
+
+def _array_literal(array: np.ndarray) -> str:
+    flat = np.asarray(array, dtype=np.float64).reshape(-1)
+    body = f"np.array([{', '.join(_literal(v) for v in flat)}])"
+    if array.ndim == 1:
+        return body
+    return f"{body}.reshape({tuple(array.shape)!r})"

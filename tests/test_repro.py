@@ -1,0 +1,102 @@
+"""Reproducers: each generated snippet is run in a fresh interpreter and must print what the
+framework returned in the run, for a sample of non-passing checks of every framework
+(NumPy, PyTorch, TensorFlow/Keras, JAX/optax, the Keras 3 backends, compiled modes)."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from conformance.cli import main
+from conformance.reports.document import from_json_float, load_report
+from conformance.reports.repro import Reproducers, _shown
+
+ROOT = Path(__file__).resolve().parents[1]
+ADAPTERS = ",".join([
+    "numpy.*", "torch.nn.functional.*", "torch.nn.BCELoss", "keras.losses.*", "tf.nn.*",
+    "tf.function*", "optax.*", "jax.*", "keras.ops.*",
+])  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("repro") / "run.json"
+    cases = [f"--cases={ROOT / 'cases' / name}.yaml"
+             for name in ("edge-probabilities", "extreme-logits", "weights")]  # fmt: skip
+    main(["run", "--output", str(out), "--devices", "cpu", "--adapters", ADAPTERS,
+          "--dtypes", "float32,bfloat16", *cases])  # fmt: skip
+    return load_report(out)
+
+
+def _sample(report: dict) -> list[dict]:
+    """Per adapter and quantity, the first two non-passing checks that kept values."""
+    chosen: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for check in report["checks"]:
+        key = (check["adapter"], check["quantity"])
+        if check["verdict"] in ("fail", "convention") and check["values"] and len(chosen[key]) < 2:
+            chosen[key].append(check)
+    return [c for checks in chosen.values() for c in checks]
+
+
+def _returned(snippet: str) -> list[float]:
+    done = subprocess.run(
+        [sys.executable, "-c", snippet], capture_output=True, text=True, timeout=600, cwd="/"
+    )  # fmt: skip  (cwd: nothing of the suite importable)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("returned:")), None)
+    assert line is not None, f"the snippet printed no result:\n{done.stderr[-3000:]}"
+    return eval(line.split(":", 1)[1], {"nan": math.nan, "inf": math.inf})  # a list literal
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def test_snippets_reproduce_the_reported_values(run):
+    sample = _sample(run)
+    frameworks = {c["framework"] for c in sample}
+    assert {"numpy", "torch", "tensorflow", "jax"} <= frameworks
+    assert {"keras[jax]", "keras[torch]", "keras[tensorflow]", "keras[numpy]"} <= frameworks
+    reproducers = Reproducers(run)
+    snippets = {c["id"]: reproducers(c) for c in sample}
+    assert all(snippets.values()), [i for i, s in snippets.items() if not s]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        returned = dict(zip(snippets, pool.map(_returned, snippets.values()), strict=True))
+    wrong = []
+    for check in sample:
+        want = [from_json_float(e["got"]) for e in _shown(check)]
+        got = returned[check["id"]]
+        if len(got) != len(want) or not all(map(_same, got, want)):
+            wrong.append(f"{check['id']}: snippet {got} != report {want}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_minimal_snippet_keeps_only_the_elements_outside_tolerance(run):
+    check = next(c for c in run["checks"]
+                 if c["reduction"] == "none" and c["verdict"] == "fail" and c["values"]
+                 and c["values"]["outside_tolerance"] < c["values"]["compared"])  # fmt: skip
+    snippet = Reproducers(run)(check)
+    (x_line,) = [line for line in snippet.splitlines() if line.startswith("x = ")]
+    assert x_line.count(",") + 1 == check["values"]["outside_tolerance"]
+    assert "# returned on" in snippet and "print('correct: '" in snippet
+
+
+def test_repro_without_a_report_runs_the_check_here(capsys):
+    check_id = (
+        "torch.nn.functional.binary_cross_entropy-cpu-float32-edge-probabilities/p-zero-target-one"
+        ":none"
+    )
+    assert main(["repro", check_id]) == 0
+    snippet = capsys.readouterr().out
+    assert "torch.nn.functional.binary_cross_entropy(x_t, y_t, reduction='none')" in snippet
+    assert _returned(snippet) == [100.0]  # the documented -100 clamp of log(0)
+
+
+def test_repro_names_an_unknown_check(capsys):
+    assert main(["repro", "no.such.adapter-cpu-float32-x/y:none"]) == 2
+    assert "names no adapter" in capsys.readouterr().err
