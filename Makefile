@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint clean
+.PHONY: run test examples lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy conformance adapters
 	$(BIN)/python -m pytest --profile full
+
+## examples: regenerate the small committed example report (quick profile, a few adapters).
+examples: $(STAMP)
+	$(BIN)/bce-conformance run --profile quick --devices cpu \
+		--adapters 'numpy.*,torch.nn.functional.*,keras.losses.*,optax.*' \
+		--cases cases/edge-probabilities.yaml --cases cases/extreme-logits.yaml \
+		--output reports/examples/quick.json --html reports/examples/quick.html \
+		--markdown reports/examples/quick.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -2,7 +2,7 @@
 
     bce-conformance run [--profile quick|full] [--jobs N] [--adapters GLOBS] [--dtypes ...]
                         [--devices ...] [--cases PATH ...] [--adapter SPEC ...]
-                        [--timeout SECONDS] [--isolation process|none]
+                        [--timeout SECONDS] [--isolation process|none] [--framework-logs]
                         [--output reports/conformance.json] [--html PATH] [--markdown PATH]
     bce-conformance report RUN.json [-o OUT] [--format text|markdown|html]
     bce-conformance repro CHECK_ID [--report RUN.json] [--cases PATH ...]
@@ -36,6 +36,7 @@ from conformance.cases import CASES_DIR, load_cases
 from conformance.known_bugs import REGISTRY_PATH, KnownBugsError, load_known_bugs
 from conformance.matrix import DEFAULT_DEVICES, PROFILES, Runner, build_plan, split_list
 from conformance.memory import TreeMemorySampler
+from conformance.progress import RunProgress
 from conformance.reports import environment
 from conformance.reports.compare import compare_reports
 from conformance.reports.compare import render as render_comparison
@@ -141,6 +142,11 @@ def _parser() -> argparse.ArgumentParser:
         f"restarted (default {DEFAULT_TIMEOUT_S:g})",
     )  # fmt: skip
     run.add_argument(
+        "--framework-logs", action="store_true",
+        help="let the frameworks' own log lines (TensorFlow, absl, XLA start-up) through to "
+        "the terminal; by default they go to <output>.framework.log beside the report",
+    )  # fmt: skip
+    run.add_argument(
         "--isolation", choices=ISOLATION, default="process",
         help="process (default): checks run in supervised worker processes, so a crash or "
         "hang costs one check; none: in this process (for debuggers; --jobs and --timeout "
@@ -241,12 +247,18 @@ def _run(args: argparse.Namespace) -> int:
         print(f"adapter plug-in not loaded: {problem.source}: {problem.message}", file=sys.stderr)
     jobs = args.jobs or os.cpu_count() or 1
     supervised = args.isolation == "process"
-    with TreeMemorySampler() as memory, sigterm_interrupts():
+    framework_log = None
+    if supervised and not args.framework_logs:
+        framework_log = args.output.with_name(args.output.name.split(".")[0] + ".framework.log")
+        framework_log.write_bytes(b"")
+    with TreeMemorySampler() as memory, sigterm_interrupts(), RunProgress(plan.checks) as shown:
         if not supervised:
-            outcome = run_in_process(plan, bugs)
+            outcome = run_in_process(plan, bugs, on_result=shown)
         else:
-            supervisor = Supervisor(plan, plan_options, jobs=jobs, timeout=args.timeout)
-            outcome = supervisor.run()
+            outcome = Supervisor(
+                plan, plan_options, jobs=jobs, timeout=args.timeout, on_result=shown,
+                stderr_path=None if framework_log is None else str(framework_log),
+            ).run()  # fmt: skip
     if outcome.interrupted:
         print(f"interrupted by {outcome.interrupted}: writing what ran so far", file=sys.stderr)
     report = build_report(
@@ -290,6 +302,9 @@ def _run(args: argparse.Namespace) -> int:
     if len(outcome.missing) > 5:
         print(f"MISSING: ... {len(outcome.missing) - 5} more in the report", file=sys.stderr)
     print(f"report: {', '.join(str(p) for p in (args.output, args.html, args.markdown) if p)}")
+    if framework_log is not None and framework_log.stat().st_size:
+        lines = len(framework_log.read_bytes().splitlines())
+        print(f"framework log output (TensorFlow, absl, XLA): {lines} lines in {framework_log}")
     return 1 if findings or plan.case_errors or not outcome.complete else 0
 
 

@@ -85,7 +85,7 @@ def collect(
         )
         for i in indices
     )
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         relative = np.abs((got - hi) - lo) / np.abs(hi)
     relative = np.where(np.isnan(relative), np.inf, relative)  # NaN where a value is due
     usable = np.isfinite(hi) & (hi != 0)

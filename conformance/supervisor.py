@@ -41,7 +41,7 @@ import signal
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -148,9 +148,22 @@ class _FrameworkGroup:
         self.adapters.clear()
 
 
-def _serve(conn: Connection, plan_options: dict[str, Any], sys_path: list[str], one_thread: bool):
-    """A worker: rebuild the plan, then answer each (index, check id) with its verdict."""
+def _serve(
+    conn: Connection,
+    plan_options: dict[str, Any],
+    sys_path: list[str],
+    one_thread: bool,
+    stderr_path: str | None,
+) -> None:
+    """A worker: rebuild the plan, then answer each (index, check id) with its verdict.
+    With ``stderr_path``, its standard error (and that of the helpers it starts) goes to
+    that file: the frameworks' C++ start-up lines (absl, oneDNN, XLA) write to file
+    descriptor 2 directly, so only redirecting the descriptor silences them."""
     os.setpgid(0, 0)  # its own group: killed with its helpers; a terminal's Ctrl-C skips it
+    if stderr_path is not None:
+        log = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(log, 2)
+        os.close(log)
     if one_thread:
         os.environ.update(ONE_THREAD_ENV)
     sys.path[:] = sys_path  # third-party adapters named by module:object must import here too
@@ -213,12 +226,14 @@ def describe_exit(exitcode: int | None) -> str:
 class _Worker:
     """One supervised worker process and the check it is running."""
 
-    def __init__(self, plan_options: dict[str, Any], one_thread: bool) -> None:
+    def __init__(
+        self, plan_options: dict[str, Any], one_thread: bool, stderr_path: str | None
+    ) -> None:
         context = multiprocessing.get_context("spawn")
         self.conn, child = context.Pipe()
         self.process = context.Process(
             target=_serve,
-            args=(child, plan_options, list(sys.path), one_thread),
+            args=(child, plan_options, list(sys.path), one_thread, stderr_path),
             # not a daemon: daemons may not start processes, and the Keras backend helpers
             # are the worker's children. The supervisor stops or kills every worker it
             # starts, and a worker whose supervisor died exits on the pipe's EOF.
@@ -286,10 +301,20 @@ class Supervisor:
     """Runs a plan's checks in ``jobs`` worker processes (see the module docstring)."""
 
     def __init__(
-        self, plan: Plan, plan_options: dict[str, Any], *, jobs: int, timeout: float
+        self,
+        plan: Plan,
+        plan_options: dict[str, Any],
+        *,
+        jobs: int,
+        timeout: float,
+        on_result: Callable[[CheckResult], None] | None = None,
+        stderr_path: str | None = None,
     ) -> None:
+        """``on_result`` is told of every verdict as it arrives (progress displays);
+        ``stderr_path`` receives the workers' standard error (None: this one's)."""
         self.plan, self.plan_options = plan, plan_options
         self.jobs, self.timeout = max(jobs, 1), timeout
+        self.on_result, self.stderr_path = on_result, stderr_path
         self.results: dict[int, CheckResult] = {}
         self.missing: dict[int, str] = {}
         self._retried: set[int] = set()
@@ -346,7 +371,9 @@ class Supervisor:
                     workers[slot] = None
                 continue
             if worker is None:
-                worker = workers[slot] = _Worker(self.plan_options, one_thread=self.jobs > 1)
+                worker = workers[slot] = _Worker(
+                    self.plan_options, one_thread=self.jobs > 1, stderr_path=self.stderr_path
+                )
             index = queue.popleft()
             try:
                 worker.send(index, self.plan.checks[index].id, self.timeout)
@@ -387,13 +414,18 @@ class Supervisor:
 
     def _record(self, index: int, judgement: Judgement, bug: KnownBug | None, seconds: float):
         check = self.plan.checks[index]
-        self.results[index] = CheckResult(check, judgement, bug, seconds)
+        self._store(index, CheckResult(check, judgement, bug, seconds))
         if judgement.verdict is not Verdict.SKIP:
             self._failures[check.adapter.name] = 0  # it ran to an answer
 
+    def _store(self, index: int, result: CheckResult) -> None:
+        self.results[index] = result
+        if self.on_result is not None:
+            self.on_result(result)
+
     def _failed(self, index: int, judgement: Judgement) -> None:
         name = self.plan.checks[index].adapter.name
-        self.results[index] = CheckResult(self.plan.checks[index], judgement, None, 0.0)
+        self._store(index, CheckResult(self.plan.checks[index], judgement, None, 0.0))
         self._failures[name] += 1
         self._last_failure[name] = judgement.detail
 
@@ -498,7 +530,7 @@ class SupervisedRunner:
     def run(self, check: Check) -> CheckResult:
         index = self._index[check.id]
         for attempt in (1, 2):
-            worker = self._worker or _Worker(self.plan_options, one_thread=False)
+            worker = self._worker or _Worker(self.plan_options, one_thread=False, stderr_path=None)
             self._worker = worker
             try:
                 worker.send(index, check.id, self.timeout)
@@ -524,7 +556,11 @@ class SupervisedRunner:
             self._worker = None
 
 
-def run_in_process(plan: Plan, bugs: Sequence[KnownBug]) -> RunOutcome:
+def run_in_process(
+    plan: Plan,
+    bugs: Sequence[KnownBug],
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> RunOutcome:
     """All checks in this process, without isolation (``--isolation none``: debuggers,
     profilers); stops cleanly on Ctrl-C or SIGTERM with what ran so far."""
     runner = Runner(bugs)
@@ -536,6 +572,8 @@ def run_in_process(plan: Plan, bugs: Sequence[KnownBug]) -> RunOutcome:
         for index in order:
             group.enter(plan.checks[index].adapter)
             results[index] = runner.run(plan.checks[index])
+            if on_result is not None:
+                on_result(results[index])
     except KeyboardInterrupt as exc:
         interrupted = _how(exc)
     group.release()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -177,3 +178,18 @@ def test_pytest_front_end_takes_user_cases_and_adapters(user_files):
     assert "7 passed" in result.stdout  # 1 logits case x 2 dtypes x 3 reductions + loader
     ids = _pytest_user(tmp_path, cases, "--collect-only").stdout
     assert "test_check[user.good-cpu-float32-mine/my-logits:mean]" in ids
+
+
+def test_progress_lines_and_framework_logs_kept_out_of_the_terminal(tmp_path, capfd):
+    args = ["--adapters", "numpy.stable,tf.nn.sigmoid_cross_entropy_with_logits",
+            "--cases", "cases/extreme-logits.yaml"]  # fmt: skip
+    code, _ = _run(tmp_path, *args)
+    out, err = capfd.readouterr()
+    assert code == 0
+    assert re.search(r"\] numpy: \d+ checks done, 0 fail/error \(0 unexplained\)", out)
+    assert re.search(r"\] tensorflow: \d+ checks done", out)  # not a terminal: plain lines
+    log = tmp_path / "report.framework.log"
+    assert "absl" in log.read_text() and "absl" not in err  # TensorFlow's C++ start-up lines
+    assert f"lines in {log}" in out
+    _run(tmp_path, *args, "--framework-logs")
+    assert "absl" in capfd.readouterr().err

@@ -4,13 +4,15 @@ Server side, jinja2 renders the summary, the plots (inline SVG from ``plots``) a
 lists of findings with autoescaping on. The matrix (adapters x cases, with filters and a
 detail pane per cell) is built in the browser from the checks embedded as JSON; the
 script only ever sets ``textContent``, never markup, and a link is made a link only when
-it is http(s). The embedded JSON escapes ``<``, ``>`` and ``&`` so no string in it can
-close the script element. Together: a case id or description holding ``<script>`` or
+it is http(s). The embedded data is base64, so no string in it can close the script
+element. Together: a case id or description holding ``<script>`` or
 ``<img onerror=...>`` is shown as text and runs nothing.
 """
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -22,8 +24,9 @@ from conformance.reports import plots
 from conformance.reports.document import VERDICTS, from_json_float, json_float, unexplained
 
 TEMPLATES = Path(__file__).with_name("templates")
-IDENTITY = ("id", "adapter", "framework", "machine", "device", "dtype", "reduction", "quantity",
-            "case", "verdict")  # fmt: skip
+FIELDS = ("adapter", "framework", "machine", "device", "dtype", "reduction", "quantity", "case",
+          "verdict")  # fmt: skip
+"""A check's identity as indices into one table per field (its id is rebuilt from them)."""
 
 
 def render(report: dict[str, Any], reproducer: Callable[[dict[str, Any]], str | None]) -> str:
@@ -58,35 +61,56 @@ def _dtypes(report: dict[str, Any]) -> list[str]:
 def _page_data(
     report: dict[str, Any], reproducer: Callable[[dict[str, Any]], str | None]
 ) -> dict[str, Any]:
-    """What the script needs: the checks (skips without their repeated reasons) and
-    reproducers for every check that did not pass."""
-    checks = []
+    """What the script needs, compactly (the full profile has 60,000 checks): each check is
+    a row of indices into the shared tables (``FIELDS``), plus, for a check that ran, its
+    error, detail and registry entry; values for checks that did not pass (a passing
+    check's values are in the JSON report); reproducers for fails and errors (a
+    convention is documented behaviour: ``bce-conformance repro`` writes one on demand)."""
+    tables: dict[str, list[str]] = {field: [] for field in FIELDS}
+    index: dict[str, dict[str, int]] = {field: {} for field in FIELDS}
+    rows = []
     for check in report["checks"]:
-        record = {k: check[k] for k in IDENTITY}
+        row: list[Any] = []
+        for field in FIELDS:
+            value = check[field]
+            if value not in index[field]:
+                index[field][value] = len(tables[field])
+                tables[field].append(value)
+            row.append(index[field][value])
         if check["verdict"] != "skip":
-            error = from_json_float(check["error_ulps"])
-            record.update(
-                error=None if error is None else json_float(float(f"{error:.4g}")),
-                raw_error=check["error_ulps"],
-                relative_error=check["relative_error"],
-                tolerance=check["tolerance_ulps"],
-                conventions=check["conventions"],
-                detail=check["detail"],
-                known_bug=check["known_bug"],
-                values=check["values"],
-            )
-            if check["verdict"] != "pass":
-                record["reproducer"] = reproducer(check)
-        checks.append(record)
+            row.append(_ran(check, reproducer))
+        rows.append(row)
     return {
-        "checks": checks,
+        "fields": list(FIELDS),
+        "tables": tables,
+        "checks": rows,
         "cases": report["cases"],
-        "adapters": {name: info.get("api", "") for name, info in report["adapters"].items()},
-        "verdicts": VERDICTS,
+        "apis": {name: info.get("api", "") for name, info in report["adapters"].items()},
     }
 
 
+def _ran(check: dict[str, Any], reproducer: Callable[[dict[str, Any]], str | None]) -> dict:
+    error = from_json_float(check["error_ulps"])
+    extra: dict[str, Any] = {
+        "error": None if error is None else json_float(float(f"{error:.4g}")),
+        "raw_error": check["error_ulps"],
+        "relative_error": check["relative_error"],
+        "tolerance": check["tolerance_ulps"],
+        "conventions": check["conventions"],
+        "detail": check["detail"],
+        "known_bug": check["known_bug"],
+    }
+    if check["verdict"] != "pass":
+        extra["values"] = check["values"]
+    if check["verdict"] in ("fail", "error"):
+        extra["reproducer"] = reproducer(check)
+    return extra
+
+
 def _embedded_json(data: Any) -> str:
-    """JSON safe inside <script type="application/json">: no '<', '>' or '&' literally."""
+    """The page data as gzip-compressed JSON in base64: the browser inflates it with its
+    built-in DecompressionStream. The full profile's data (19 MB of JSON, most of it the
+    reproducers' input arrays, the same arrays over and over) becomes about 3 MB, and base64
+    holds no character that could close the script element."""
     text = json.dumps(data, separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return base64.b64encode(gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)).decode()

@@ -3,9 +3,17 @@
 // State lives in the URL hash (#framework=torch&verdict=fail&cell=ADAPTER|CASE), so a
 // filtered view or an open cell can be linked to.
 "use strict";
-(function () {
-  const data = JSON.parse(document.getElementById("report-data").textContent);
-  const checks = data.checks;
+(async function () {
+  const data = await inflate(document.getElementById("report-data").textContent.trim());
+  // rows of indices into data.tables (one per field), then what a check that ran adds
+  const checks = data.checks.map((row) => {
+    const check = {};
+    data.fields.forEach((field, i) => { check[field] = data.tables[field][row[i]]; });
+    Object.assign(check, row[data.fields.length] || {});
+    check.id = check.adapter + "-" + check.device + "-" + check.dtype + "-" + check.case + ":" +
+      check.reduction + (check.quantity === "grad" ? ":grad" : "");
+    return check;
+  });
   const RANK = { pass: 0, convention: 1, skip: -1, fail: 3, error: 3 };
   const filters = {
     framework: document.getElementById("f-framework"),
@@ -93,7 +101,7 @@
     detail.replaceChildren();
     detail.hidden = false;
     detail.appendChild(el("h3", adapter + " on " + name));
-    detail.appendChild(el("p", data.adapters[adapter] || "", "api"));
+    detail.appendChild(el("p", data.apis[adapter] || "", "api"));
     const info = data.cases[name];
     if (info) detail.appendChild(el("p", info.description, "description"));
     cell.sort((a, b) => RANK[b.verdict] - RANK[a.verdict]);
@@ -117,6 +125,10 @@
       box.appendChild(p);
     }
     if (c.values) box.appendChild(valuesTable(c.values));
+    else if (c.verdict === "pass") box.appendChild(el("p", "values: in the JSON report", "note"));
+    if (c.verdict === "convention") {
+      box.appendChild(el("p", "reproducer: bce-conformance repro '" + c.id + "' --report REPORT.json", "note"));
+    }
     if (c.reproducer) {
       const pre = el("pre", c.reproducer, "reproducer");
       const button = el("button", "copy reproducer");
@@ -187,3 +199,10 @@
   if (cell) show(cell);
   document.body.dataset.ready = "true";
 })();
+
+// The page data is gzip-compressed JSON in base64 (see conformance/reports/html.py).
+async function inflate(base64) {
+  const bytes = Uint8Array.from(atob(base64), (ch) => ch.charCodeAt(0));
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return JSON.parse(await new Response(stream).text());
+}
