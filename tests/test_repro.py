@@ -100,3 +100,26 @@ def test_repro_without_a_report_runs_the_check_here(capsys):
 def test_repro_names_an_unknown_check(capsys):
     assert main(["repro", "no.such.adapter-cpu-float32-x/y:none"]) == 2
     assert "names no adapter" in capsys.readouterr().err
+
+
+def test_text_from_case_files_stays_in_comments(tmp_path):
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "sneaky.yaml").write_text(
+        "description: a description that tries to add code to reproducers\n"
+        "cases:\n"
+        "  - id: zero\n"
+        '    description: "p = 0\\nimport sys; sys.exit(7)\\r\\u2028raise SystemExit(8)"\n'
+        "    form: probs\n"
+        "    input: [0.0]\n"
+        "    target: [0.0]\n"
+    )
+    out = tmp_path / "run.json"
+    main(["run", "--output", str(out), "--devices", "cpu", "--adapters", "numpy.textbook",
+          "--cases", str(cases)])  # fmt: skip
+    report = load_report(out)
+    check = next(c for c in report["checks"] if c["verdict"] == "fail")
+    snippet = Reproducers(report)(check)
+    assert "#   case:    p = 0 import sys; sys.exit(7)  raise SystemExit(8)\n" in snippet
+    done = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True)
+    assert done.returncode == 0 and "returned: [nan]" in done.stdout

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import platform
+import unicodedata
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -112,18 +113,18 @@ class Reproducers:
         quantity = "grad" if check.grad else "loss"
         values = record["values"]
         elements = _shown(record)
-        lines = [
-            "# bce-conformance reproducer",
-            f"#   check:   {record['id']}",
-            f"#   API:     {adapter.api}",
-            f"#   case:    {check.case.description}",
-            f"#   verdict: {record['verdict']}: {record['detail']}"[:400],
-            f"#   made on: {self._machine(record)}",
+        header = [
+            ("check", record["id"]),
+            ("API", adapter.api),
+            ("case", check.case.description),
+            ("verdict", f"{record['verdict']}: {record['detail']}"[:400]),
+            ("made on", self._machine(record)),
         ]
-        if record["known_bug"]:
-            lines.append(
-                f"#   known:   {record['known_bug']['reason']} {record['known_bug']['link']}"
-            )
+        bug = record["known_bug"]
+        if bug:
+            header.append(("known", f"{bug['reason']} {bug['link']}"))
+        lines = ["# bce-conformance reproducer"]
+        lines += [f"#   {key + ':':<9}{_comment(text)}" for key, text in header]
         if picked is None and values is not None and len(elements) < values["compared"]:
             lines.append(f"#   inputs:  the {len(elements)} element(s) outside tolerance of "
                          f"{values['compared']}")  # fmt: skip
@@ -142,7 +143,7 @@ class Reproducers:
         lines += [
             f"print('returned:', np.ravel({quantity}){where}.tolist())",
             f"print('correct: ', [{', '.join(expected)}])  # the exact value, rounded to float64",
-            f"# returned on {record['machine']}: [{', '.join(got)}]",
+            f"# returned on {_comment(record['machine'])}: [{', '.join(got)}]",
         ]
         return "\n".join(lines) + "\n"
 
@@ -157,6 +158,12 @@ class Reproducers:
             f"{', '.join(f'{k} {v}' for k, v in versions.items())}; Python "
             f"{environment['python']}; {environment['os']}; {environment['cpu']['model']}"
         )
+
+
+def _comment(text: str) -> str:
+    """Text safe on one comment line: a case name or description holding a line break
+    must not become code in a snippet people run."""
+    return "".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in str(text))
 
 
 def _shown(record: dict[str, Any]) -> list[dict[str, Any]]:
