@@ -211,3 +211,8 @@ def test_markdown_summary_lists_adapters_and_escapes_markup(numpy_run, tmp_path,
     assert "&lt;script&gt;alert(1)&lt;/script&gt; \\| broken" in text
     outside_code = re.sub(r"^(`{3,})python\n.*?^\1$", "", text, flags=re.S | re.M)
     assert "<script>" not in outside_code  # inside a code block it is shown, not run
+
+
+def test_the_committed_example_report_is_valid():
+    report = load_report(Path(__file__).resolve().parents[1] / "reports/examples/quick.json")
+    assert report["complete"] and len(report["checks"]) > 1000
