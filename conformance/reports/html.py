@@ -63,9 +63,8 @@ def _page_data(
 ) -> dict[str, Any]:
     """What the script needs, compactly (the full profile has 60,000 checks): each check is
     a row of indices into the shared tables (``FIELDS``), plus, for a check that ran, its
-    error, detail and registry entry; values for checks that did not pass (a passing
-    check's values are in the JSON report); reproducers for fails and errors (a
-    convention is documented behaviour: ``bce-conformance repro`` writes one on demand)."""
+    error, detail and registry entry; values and a reproducer for every check that did not
+    pass (a passing check's values are in the JSON report)."""
     tables: dict[str, list[str]] = {field: [] for field in FIELDS}
     index: dict[str, dict[str, int]] = {field: {} for field in FIELDS}
     rows = []
@@ -102,15 +101,14 @@ def _ran(check: dict[str, Any], reproducer: Callable[[dict[str, Any]], str | Non
     }
     if check["verdict"] != "pass":
         extra["values"] = check["values"]
-    if check["verdict"] in ("fail", "error"):
         extra["reproducer"] = reproducer(check)
     return extra
 
 
 def _embedded_json(data: Any) -> str:
     """The page data as gzip-compressed JSON in base64: the browser inflates it with its
-    built-in DecompressionStream. The full profile's data (19 MB of JSON, most of it the
-    reproducers' input arrays, the same arrays over and over) becomes about 3 MB, and base64
+    built-in DecompressionStream. The full profile's data (24.8 MB of JSON, most of it the
+    reproducers' input arrays, the same arrays over and over) becomes 3.5 MB, and base64
     holds no character that could close the script element."""
     text = json.dumps(data, separators=(",", ":"), allow_nan=False)
     return base64.b64encode(gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)).decode()

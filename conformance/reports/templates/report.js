@@ -126,9 +126,6 @@
     }
     if (c.values) box.appendChild(valuesTable(c.values));
     else if (c.verdict === "pass") box.appendChild(el("p", "values: in the JSON report", "note"));
-    if (c.verdict === "convention") {
-      box.appendChild(el("p", "reproducer: bce-conformance repro '" + c.id + "' --report REPORT.json", "note"));
-    }
     if (c.reproducer) {
       const pre = el("pre", c.reproducer, "reproducer");
       const button = el("button", "copy reproducer");
