@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -63,6 +65,23 @@ class Outcome:
     def raised(cls, exc: BaseException) -> Outcome:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         return cls(error=f"{type(exc).__name__}: {first_line}"[:500])
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A call made ready to run: inputs already framework tensors on the device, loss
+    objects built. ``execute`` is what a benchmark times; ``results`` converts what it
+    returned to NumPy, outside any timing. A check runs ``results(execute())``, so checks
+    and benchmarks run the very same code."""
+
+    execute: Callable[[], Any]
+    """The framework's BCE (and its backward, for a gradient call) plus the
+    synchronisation its results need (CUDA, XLA's asynchronous dispatch)."""
+    results: Callable[[Any], Any]
+    """What ``execute`` returned, as ``Adapter._run`` returns it: the loss, or (loss, grad)."""
+    converts_inputs: bool = False
+    """True when ``execute`` also converts its inputs (an adapter that only implements
+    ``_run``): its timings then include that conversion, and say so."""
 
 
 @dataclass(frozen=True)
@@ -234,7 +253,29 @@ class Adapter:
         """Free what the adapter holds between calls (helper processes). The runner calls it
         once it has no more checks for the adapter's framework; a later call starts afresh."""
 
+    def prepare(self, call: Call) -> Prepared:
+        """``call`` made ready to run and to time. Adapters that can separate converting
+        inputs from computing override this (and get ``_run`` from it); for one that only
+        implements ``_run``, executing is the whole ``_run``, conversion included."""
+        if type(self)._run is Adapter._run:
+            raise NotImplementedError(f"{type(self).__name__} implements neither _run nor prepare")
+        return Prepared(execute=lambda: self._run(call), results=lambda r: r, converts_inputs=True)
+
+    def time(self, call: Call, **timing: Any) -> tuple[Any, float, bool]:
+        """(Timing, warm-up seconds, whether conversion is inside the timing) of ``call``:
+        ``prepare``, one warm-up ``execute`` (compilation, caches), then the suite's timing
+        core (``conformance/timing.py``) on ``execute`` alone. ``timing``: its options."""
+        from conformance.timing import measure  # standard library only: no cycle
+
+        prepared = self.prepare(call)
+        start = time.perf_counter()
+        prepared.execute()
+        warmup = time.perf_counter() - start
+        return measure(prepared.execute, **timing), warmup, prepared.converts_inputs
+
     def _run(self, call: Call) -> Any:
         """The loss, or with ``call.grad`` the pair (loss, gradient), as arrays NumPy can
-        convert. A loss-only adapter returns just the loss and leaves supports_grad False."""
-        raise NotImplementedError
+        convert. A loss-only adapter returns just the loss and leaves supports_grad False.
+        By default, ``prepare``'s execute, then its results."""
+        prepared = self.prepare(call)
+        return prepared.results(prepared.execute())

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from adapters import formulas
-from adapters.base import Adapter, Call, Conventions
+from adapters.base import Adapter, Call, Conventions, Prepared
 from adapters.compiled import CompiledMixin
 from adapters.snippets import reduced
 
@@ -89,7 +89,7 @@ class _JaxAdapter(Adapter):
             return 'jax.devices("gpu") raises: no GPU backend'
         return None
 
-    def _run(self, call: Call) -> tuple[np.ndarray, np.ndarray | None]:
+    def prepare(self, call: Call) -> Prepared:
         MEMORY.tick()
         jax = _jax()
         import jax.numpy as jnp
@@ -100,8 +100,16 @@ class _JaxAdapter(Adapter):
             return None if array is None else jax.device_put(jnp.asarray(array), device)
 
         args = (put(call.input), put(call.target), put(call.weight))
-        value, grad = self._function(call.reduction, call.grad)(*args)
-        return np.asarray(value), None if grad is None else np.asarray(grad)
+        function = self._function(call.reduction, call.grad)
+
+        def execute() -> Any:  # JAX dispatches asynchronously: wait for the values
+            return jax.block_until_ready(function(*args))
+
+        def results(done: Any) -> tuple[np.ndarray, np.ndarray | None]:
+            value, grad = done
+            return np.asarray(value), None if grad is None else np.asarray(grad)
+
+        return Prepared(execute, results)
 
     def _function(self, reduction: str, grad: bool) -> Any:
         """(x, y, w) -> (loss, d sum(loss) / dx or None). One jax.vjp gives both from a

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
@@ -138,7 +139,17 @@ class KerasOpsBinaryCrossentropy(Adapter):
         return "\n".join(lines)
 
     def _run(self, call: Call) -> Any:
-        status, payload = _worker(self.backend).request((call, self.from_logits), HELPER_TIMEOUT_S)
+        return self._ask("run", call, {})
+
+    def time(self, call: Call, **timing: Any) -> tuple[Any, float, bool]:
+        """Measured inside the backend's worker by the suite's timing core: the pipe round
+        trip is not part of it."""
+        measured, warmup = self._ask("time", call, timing)
+        return measured, warmup, False
+
+    def _ask(self, kind: str, call: Call, timing: dict[str, Any]) -> Any:
+        message = (kind, call, self.from_logits, timing)
+        status, payload = _worker(self.backend).request(message, HELPER_TIMEOUT_S)
         if status == "error":
             raise RemoteError(payload)
         return payload
@@ -226,14 +237,20 @@ def _serve(backend: str, conn: Connection) -> None:
             return
         if backend == "jax":
             MEMORY.tick()
-        call, from_logits = message
+        kind, call, from_logits, timing = message
         try:
-            conn.send(("ok", _compute(keras, backend, call, from_logits)))
+            execute, results = _prepare(keras, backend, call, from_logits)
+            if kind == "run":
+                conn.send(("ok", results(execute())))
+            else:
+                conn.send(("ok", _time(execute, timing)))
         except Exception as exc:  # the backend's refusal is a result
             conn.send(("error", Outcome.raised(exc).error))
 
 
-def _compute(keras: Any, backend: str, call: Call, from_logits: bool) -> tuple[Any, Any]:
+def _prepare(keras: Any, backend: str, call: Call, from_logits: bool) -> tuple[Any, Any]:
+    """(execute, results): the loss (and gradient) on tensors made here, and the
+    conversion of what execute returned to NumPy."""
     ops = keras.ops
 
     def tensor(array: np.ndarray) -> Any:
@@ -254,10 +271,30 @@ def _compute(keras: Any, backend: str, call: Call, from_logits: bool) -> tuple[A
         return formulas.reduce(loss, call.reduction, ops.mean, ops.sum)
 
     x = tensor(call.input)
-    value = loss_of(x)
-    if not call.grad:
-        return to_numpy(value), None
-    return to_numpy(value), to_numpy(_gradient(backend, ops, loss_of, x))
+
+    def execute() -> tuple[Any, Any]:
+        value = loss_of(x)
+        grad = _gradient(backend, ops, loss_of, x) if call.grad else None
+        if backend == "jax":  # asynchronous dispatch: wait for the values
+            import jax
+
+            jax.block_until_ready((value, grad))
+        return value, grad
+
+    def results(done: tuple[Any, Any]) -> tuple[np.ndarray, np.ndarray | None]:
+        value, grad = done
+        return to_numpy(value), None if grad is None else to_numpy(grad)
+
+    return execute, results
+
+
+def _time(execute: Callable[[], Any], timing: dict[str, Any]) -> tuple[Any, float]:
+    from conformance.timing import measure  # the suite's timing core, stdlib only
+
+    start = time.perf_counter()
+    execute()
+    warmup = time.perf_counter() - start
+    return measure(execute, **timing), warmup
 
 
 _GRADIENT_SOURCE = {  # _gradient below, as source for the reproducer

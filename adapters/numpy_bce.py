@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from adapters import formulas
-from adapters.base import Adapter, Call, Conventions
+from adapters.base import Adapter, Call, Conventions, Prepared
 from adapters.snippets import sources
 
 
@@ -27,7 +27,10 @@ class _NumpyFormula(Adapter):
     supports_grad = True
     forms = frozenset({"probs", "logits"})
 
-    def _run(self, call: Call) -> tuple[np.ndarray, np.ndarray | None]:
+    def prepare(self, call: Call) -> Prepared:
+        return Prepared(lambda: self._compute(call), lambda done: done)
+
+    def _compute(self, call: Call) -> tuple[np.ndarray, np.ndarray | None]:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # "Mean of empty slice"
             value = formulas.reduce(

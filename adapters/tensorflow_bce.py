@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from adapters import formulas
-from adapters.base import Adapter, Call, Conventions
+from adapters.base import Adapter, Call, Conventions, Prepared
 from adapters.compiled import CompiledMixin
 from adapters.snippets import keywords, optional, reduced
 
@@ -99,6 +100,18 @@ def _device(call: Call) -> str:
     return "/GPU:0" if call.device == "gpu" else "/CPU:0"
 
 
+def _synchronizer(tf: Any, call: Call) -> Callable[[], None]:
+    """Waits for the device's queued work: GPU kernels run asynchronously; on the CPU,
+    eager TensorFlow has finished when an op returns."""
+    if call.device == "gpu":
+        return tf.test.experimental.sync_devices
+    return lambda: None
+
+
+def _results(tf: Any, loss: Any, grad: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    return _to_numpy(tf, loss), None if grad is None else _to_numpy(tf, grad)
+
+
 def _to_numpy(tf: Any, tensor: Any) -> np.ndarray:
     return tf.cast(tensor, tf.float64).numpy()  # exact; TF's bfloat16 has no __array__
 
@@ -117,21 +130,30 @@ class _TensorflowAdapter(Adapter):
             return 'tf.config.list_physical_devices("GPU") is empty'
         return None
 
-    def _run(self, call: Call) -> tuple[np.ndarray, np.ndarray | None]:
+    def prepare(self, call: Call) -> Prepared:
         tf = _tensorflow()
-        with tf.device(_device(call)):
+        device = _device(call)
+        with tf.device(device):
             x = tf.constant(call.input)
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                loss = self._loss(tf, x, call)
-            if not call.grad:
-                return _to_numpy(tf, loss), None
-            grad = tape.gradient(loss, x)  # of the sum, for a non-scalar loss
-            if grad is None:
-                raise RuntimeError("tf.GradientTape returned no gradient for the input")
-            return _to_numpy(tf, loss), _to_numpy(tf, grad)
+            loss_of = self._loss(tf, call)
+        synchronize = _synchronizer(tf, call)
 
-    def _loss(self, tf: Any, x: Any, call: Call) -> Any:
+        def execute() -> tuple[Any, Any]:
+            with tf.device(device):
+                with tf.GradientTape() as tape:  # recorded for values too, as in training
+                    tape.watch(x)
+                    loss = loss_of(x)
+                grad = tape.gradient(loss, x) if call.grad else None  # of the sum
+            if call.grad and grad is None:
+                raise RuntimeError("tf.GradientTape returned no gradient for the input")
+            synchronize()
+            return loss, grad
+
+        return Prepared(execute, lambda done: _results(tf, *done))
+
+    def _loss(self, tf: Any, call: Call) -> Callable[[Any], Any]:
+        """x -> the loss, its constants (targets, weights) and loss objects built here,
+        once, outside what a benchmark times."""
         raise NotImplementedError
 
     def reproducer(self, call: Call) -> str | None:
@@ -174,7 +196,7 @@ class _KerasBinaryCrossentropy(_TensorflowAdapter):
     def device_unavailable(self, device: str) -> str | None:
         return _keras_backend_problem(_tensorflow()) or super().device_unavailable(device)
 
-    def _loss(self, tf: Any, x: Any, call: Call) -> Any:
+    def _loss(self, tf: Any, call: Call) -> Callable[[Any], Any]:
         loss = tf.keras.losses.BinaryCrossentropy(
             from_logits=self.from_logits,
             reduction=_KERAS_REDUCTION[call.reduction],
@@ -184,7 +206,7 @@ class _KerasBinaryCrossentropy(_TensorflowAdapter):
         if call.weight is not None:
             weight = tf.constant(np.broadcast_to(call.weight, call.input.shape))
         y_true = tf.constant(call.target[..., np.newaxis])
-        return loss(y_true, tf.expand_dims(x, -1), sample_weight=weight)
+        return lambda x: loss(y_true, tf.expand_dims(x, -1), sample_weight=weight)
 
     def _imports(self) -> list[str]:
         pin = 'os.environ["KERAS_BACKEND"] = "tensorflow"  # tf.keras is Keras 3'
@@ -230,9 +252,14 @@ class TfSigmoidCrossEntropyWithLogits(_TensorflowAdapter):
     supports_weight = False
     conventions = TF_LOGITS_CONVENTIONS
 
-    def _loss(self, tf: Any, x: Any, call: Call) -> Any:
-        loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.constant(call.target), logits=x)
-        return formulas.reduce(loss, call.reduction, tf.reduce_mean, tf.reduce_sum)
+    def _loss(self, tf: Any, call: Call) -> Callable[[Any], Any]:
+        y = tf.constant(call.target)
+
+        def loss(x: Any) -> Any:
+            each = tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=x)
+            return formulas.reduce(each, call.reduction, tf.reduce_mean, tf.reduce_sum)
+
+        return loss
 
     def _expression(self, call: Call) -> str:
         loss = "tf.nn.sigmoid_cross_entropy_with_logits(labels=y_t, logits=x_t)"
@@ -252,11 +279,16 @@ class TfWeightedCrossEntropyWithLogits(_TensorflowAdapter):
             return f"{self.api} requires pos_weight; see tf.nn.sigmoid_cross_entropy_with_logits"
         return super().unsupported(call)
 
-    def _loss(self, tf: Any, x: Any, call: Call) -> Any:
-        loss = tf.nn.weighted_cross_entropy_with_logits(
-            labels=tf.constant(call.target), logits=x, pos_weight=tf.constant(call.pos_weight)
-        )
-        return formulas.reduce(loss, call.reduction, tf.reduce_mean, tf.reduce_sum)
+    def _loss(self, tf: Any, call: Call) -> Callable[[Any], Any]:
+        y, pos_weight = tf.constant(call.target), tf.constant(call.pos_weight)
+
+        def loss(x: Any) -> Any:
+            each = tf.nn.weighted_cross_entropy_with_logits(
+                labels=y, logits=x, pos_weight=pos_weight
+            )
+            return formulas.reduce(each, call.reduction, tf.reduce_mean, tf.reduce_sum)
+
+        return loss
 
     def _expression(self, call: Call) -> str:
         options = keywords(
@@ -272,12 +304,21 @@ class XlaSigmoidCrossEntropyWithLogits(CompiledMixin, TfSigmoidCrossEntropyWithL
     name = "tf.function(jit_compile=True)(tf.nn.sigmoid_cross_entropy_with_logits)"
     api = "tf.function(jit_compile=True)(lambda x, y: tf.reduce_mean(tf.nn.sigmoid_..."
 
-    def _run(self, call: Call) -> tuple[np.ndarray, np.ndarray | None]:
+    def prepare(self, call: Call) -> Prepared:
         tf = _tensorflow()
         compiled = self.compiled(call.reduction, lambda: self._xla_function(tf, call.reduction))
-        with tf.device(_device(call)):
-            loss, grad = compiled(tf.constant(call.input), tf.constant(call.target))
-        return _to_numpy(tf, loss), _to_numpy(tf, grad) if call.grad else None
+        device = _device(call)
+        with tf.device(device):
+            x, y = tf.constant(call.input), tf.constant(call.target)
+        synchronize = _synchronizer(tf, call)
+
+        def execute() -> tuple[Any, Any]:
+            with tf.device(device):
+                loss, grad = compiled(x, y)
+            synchronize()
+            return loss, grad if call.grad else None
+
+        return Prepared(execute, lambda done: _results(tf, *done))
 
     @staticmethod
     def _xla_function(tf: Any, reduction: str) -> Any:

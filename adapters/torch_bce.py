@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from adapters.base import Adapter, Call, Conventions
+from adapters.base import Adapter, Call, Conventions, Prepared
 from adapters.compiled import CompiledMixin
 from adapters.snippets import keywords, optional
 
@@ -49,6 +49,10 @@ LOGITS_CONVENTIONS = Conventions(
 )
 
 
+def _nothing() -> None:
+    return None
+
+
 class _TorchAdapter(Adapter):
     framework = "torch"
     distribution = ("torch",)
@@ -66,7 +70,7 @@ class _TorchAdapter(Adapter):
             return "torch.cuda.is_available() is False"
         return None
 
-    def _run(self, call: Call) -> tuple[np.ndarray, np.ndarray | None]:
+    def prepare(self, call: Call) -> Prepared:
         import torch
 
         device = "cuda" if call.device == "gpu" else "cpu"
@@ -84,19 +88,24 @@ class _TorchAdapter(Adapter):
 
         track = call.grad or self.track_grad
         x = tensor(call.input).requires_grad_(track)
-        with torch.set_grad_enabled(track):
-            loss = self._loss(
-                torch,
-                x,
-                tensor(call.target),
-                weight=tensor(call.weight),
-                pos_weight=tensor(call.pos_weight),
-                reduction=call.reduction,
-            )
-            if not call.grad:
-                return to_numpy(loss), None
-            (grad,) = torch.autograd.grad(loss, x, grad_outputs=torch.ones_like(loss))
-        return to_numpy(loss), to_numpy(grad)
+        y, weight, pos_weight = tensor(call.target), tensor(call.weight), tensor(call.pos_weight)
+        synchronize = torch.cuda.synchronize if device == "cuda" else _nothing
+
+        def execute() -> tuple[Any, Any]:
+            with torch.set_grad_enabled(track):
+                loss = self._loss(torch, x, y, weight=weight, pos_weight=pos_weight,
+                                  reduction=call.reduction)  # fmt: skip
+                grad = None
+                if call.grad:
+                    (grad,) = torch.autograd.grad(loss, x, grad_outputs=torch.ones_like(loss))
+            synchronize()
+            return loss, grad
+
+        def results(done: tuple[Any, Any]) -> tuple[np.ndarray, np.ndarray | None]:
+            loss, grad = done
+            return to_numpy(loss), None if grad is None else to_numpy(grad)
+
+        return Prepared(execute, results)
 
     def _loss(self, torch: Any, x: Any, y: Any, **options: Any) -> Any:
         raise NotImplementedError

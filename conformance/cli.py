@@ -5,6 +5,7 @@
                         [--timeout SECONDS] [--isolation process|none] [--framework-logs]
                         [--output reports/conformance.json] [--html PATH] [--markdown PATH]
     bce-conformance report RUN.json [-o OUT] [--format text|markdown|html]
+    bce-conformance bench [--adapters GLOBS] [--sizes 1e3,1e6] [--dtypes ...] [--grad]
     bce-conformance repro CHECK_ID [--report RUN.json] [--cases PATH ...]
     bce-conformance compare BASE.json NEW.json
     bce-conformance merge A.json B.json ... -o ALL.json [--allow-different-cases]
@@ -32,6 +33,8 @@ from pathlib import Path
 
 from adapters.base import DEVICES, DTYPES
 from adapters.registry import AdapterSpecError, discover
+from conformance.bench import SIZES as BENCH_SIZES
+from conformance.bench_command import run_bench
 from conformance.cases import CASES_DIR, load_cases
 from conformance.known_bugs import REGISTRY_PATH, KnownBugsError, load_known_bugs
 from conformance.matrix import DEFAULT_DEVICES, PROFILES, Runner, build_plan, split_list
@@ -92,6 +95,16 @@ def _count(minimum: int):
         return value
 
     return parse
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(float(item)) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of sizes: {text!r} (e.g. 1e3,1e6)") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"sizes must be positive: {text!r}")
+    return sizes
 
 
 def _seconds(text: str) -> float:
@@ -161,6 +174,18 @@ def _parser() -> argparse.ArgumentParser:
         help="default: from the output's suffix (.html, .md), else text",
     )  # fmt: skip
 
+    bench = sub.add_parser("bench", help="time each adapter's BCE (the asv benchmarks' core)")
+    bench.add_argument("--adapters", type=_csv(), help="comma-separated adapter name globs")
+    bench.add_argument(
+        "--sizes", type=_sizes, default=list(BENCH_SIZES[:3]),
+        help="comma-separated element counts (default 1e3,1e5,1e6)",
+    )  # fmt: skip
+    bench.add_argument("--dtypes", type=_csv(DTYPES), default=["float32"])
+    bench.add_argument("--devices", type=_csv(DEVICES), default=["cpu"])
+    bench.add_argument("--grad", action="store_true", help="forward+backward as well")
+    bench.add_argument("--output", type=Path, default=Path("reports/bench.json"))
+    _adapter_option(bench)
+
     repro = sub.add_parser("repro", help="a self-contained snippet reproducing one check")
     repro.add_argument("check_id", metavar="CHECK_ID")
     repro.add_argument(
@@ -202,6 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _list_adapters(args.adapter)
         if args.command == "report":
             return _render(args)
+        if args.command == "bench":
+            return run_bench(args.adapters, args.sizes, args.dtypes, args.devices, args.grad,
+                             args.output, [_absolute_spec(s) for s in args.adapter])  # fmt: skip
         if args.command == "repro":
             return _repro(args)
         if args.command == "compare":
