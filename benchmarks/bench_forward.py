@@ -1,51 +1,47 @@
 """Forward BCE time per adapter (built-in and installed plug-ins) on CPU, float32, reduction
-mean, through the adapter layer.
+mean: asv times the adapter's prepared ``execute`` (``adapters.base.Prepared``), the
+framework's call and the synchronisation its result needs, with the inputs already the
+framework's tensors and the loss objects built, so conversion is never timed.
 
-Inputs are prepared once per parameter through a cached helper, not a ``setup`` method
-(asv then forces one call per sample, which ruins microsecond timings: ASV_NOTES.md).
-Frameworks are imported inside the timed adapters, never at module import, so one missing
-framework cannot abort benchmark discovery; its parameters are skipped with
-``SkipNotImplemented``. The first call per process (import, tracing) is made before timing
-by ``_prepared``.
+Calls are prepared once per parameter through a cached helper, not a ``setup`` method (asv
+then forces one call per sample, which ruins microsecond timings). Frameworks are imported
+inside ``prepare``, never at module import, so one missing framework cannot abort
+benchmark discovery; its parameters are skipped with ``SkipNotImplemented``. The first
+call (import, tracing, compilation) is made before timing by ``_prepared``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
+from typing import Any
 
-import numpy as np
 from asv_runner.benchmarks.mark import SkipNotImplemented
 
-from adapters.base import Adapter, Call
 from adapters.registry import discover
+from conformance.bench import BenchCase, bench_call
 
 ADAPTERS = {a.name: a for a in discover().adapters}  # built-ins and installed plug-ins
 
 
 @cache
-def _prepared(name: str, form: str, size: int) -> tuple[Adapter, Call]:
+def _prepared(name: str, size: int) -> Callable[[], Any]:
     adapter = ADAPTERS[name]
-    if adapter.available() or form not in adapter.forms:
-        raise SkipNotImplemented(adapter.available() or f"{name} takes no {form}")
-    rng = np.random.default_rng(0)
-    x = rng.uniform(0.01, 0.99, size) if form == "probs" else rng.normal(0, 3, size)
-    y = (rng.random(size) < 0.5).astype(np.float64)
-    call = Call(
-        form, x.astype(np.float32), y.astype(np.float32), None, None, "mean", "float32", "cpu"
-    )
-    if reason := adapter.unsupported(call):
+    call = bench_call(adapter, BenchCase(name, size, "float32"))
+    reason = adapter.available() or adapter.unsupported(call)
+    if reason:
         raise SkipNotImplemented(reason)
-    outcome = adapter.run(call)  # warm up: import, trace, allocate
-    if outcome.error is not None:
-        raise SkipNotImplemented(outcome.error)
-    return adapter, call
+    if adapter.framework.startswith("keras["):  # runs in a helper process: asv would time
+        raise SkipNotImplemented("timed inside its worker by bce-conformance bench")  # the pipe
+    prepared = adapter.prepare(call)
+    prepared.execute()  # warm up: import, trace, compile, allocate
+    return prepared.execute
 
 
 class Forward:
-    params = (sorted(ADAPTERS), ["probs", "logits"], [1_000, 100_000])
-    param_names = ("adapter", "form", "size")
+    params = (sorted(ADAPTERS), [1_000, 100_000])
+    param_names = ("adapter", "size")
     rounds = 1
 
-    def time_forward(self, name: str, form: str, size: int) -> None:
-        adapter, call = _prepared(name, form, size)
-        adapter.run(call)
+    def time_forward(self, name: str, size: int) -> None:
+        _prepared(name, size)()
