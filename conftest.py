@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from adapters.base import DEVICES, DTYPES
-from conformance.matrix import DEFAULT_DEVICES, PROFILES
-from conformance.supervisor import DEFAULT_TIMEOUT_S
+from conformance.engine.matrix import DEFAULT_DEVICES, PROFILES
+from conformance.running.supervisor import DEFAULT_TIMEOUT_S
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

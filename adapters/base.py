@@ -264,8 +264,8 @@ class Adapter:
     def time(self, call: Call, **timing: Any) -> tuple[Any, float, bool]:
         """(Timing, warm-up seconds, whether conversion is inside the timing) of ``call``:
         ``prepare``, one warm-up ``execute`` (compilation, caches), then the suite's timing
-        core (``conformance/timing.py``) on ``execute`` alone. ``timing``: its options."""
-        from conformance.timing import measure  # standard library only: no cycle
+        core (``conformance/speed/timing.py``) on ``execute`` alone. ``timing``: its options."""
+        from conformance.speed.timing import measure  # standard library only: no cycle
 
         prepared = self.prepare(call)
         start = time.perf_counter()

@@ -289,7 +289,7 @@ def _prepare(keras: Any, backend: str, call: Call, from_logits: bool) -> tuple[A
 
 
 def _time(execute: Callable[[], Any], timing: dict[str, Any]) -> tuple[Any, float]:
-    from conformance.timing import measure  # the suite's timing core, stdlib only
+    from conformance.speed.timing import measure  # the suite's timing core, stdlib only
 
     start = time.perf_counter()
     execute()

@@ -19,7 +19,7 @@ from typing import Any
 from asv_runner.benchmarks.mark import SkipNotImplemented
 
 from adapters.registry import discover
-from conformance.bench import BenchCase, bench_call
+from conformance.speed.bench import BenchCase, bench_call
 
 ADAPTERS = {a.name: a for a in discover().adapters}  # built-ins and installed plug-ins
 

@@ -33,13 +33,9 @@ from pathlib import Path
 
 from adapters.base import DEVICES, DTYPES
 from adapters.registry import AdapterSpecError, discover
-from conformance.bench import SIZES as BENCH_SIZES
-from conformance.bench_command import run_bench
-from conformance.cases import CASES_DIR, load_cases
+from conformance.engine.cases import CASES_DIR, load_cases
+from conformance.engine.matrix import DEFAULT_DEVICES, PROFILES, Runner, build_plan, split_list
 from conformance.known_bugs import REGISTRY_PATH, KnownBugsError, load_known_bugs
-from conformance.matrix import DEFAULT_DEVICES, PROFILES, Runner, build_plan, split_list
-from conformance.memory import TreeMemorySampler
-from conformance.progress import RunProgress
 from conformance.reports import environment
 from conformance.reports.compare import compare_reports
 from conformance.reports.compare import render as render_comparison
@@ -56,7 +52,9 @@ from conformance.reports.merge import merge_reports
 from conformance.reports.render import REPORT_FORMATS, render_report
 from conformance.reports.repro import Reproducers, ReproError
 from conformance.reports.table import summary_table
-from conformance.supervisor import (
+from conformance.running.memory import TreeMemorySampler
+from conformance.running.progress import RunProgress
+from conformance.running.supervisor import (
     DEFAULT_TIMEOUT_S,
     ONE_THREAD_ENV,
     Supervisor,
@@ -64,6 +62,8 @@ from conformance.supervisor import (
     run_in_process,
     sigterm_interrupts,
 )
+from conformance.speed.bench import SIZES as BENCH_SIZES
+from conformance.speed.command import run_bench
 
 ISOLATION = ("process", "none")
 

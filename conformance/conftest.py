@@ -5,7 +5,7 @@
                        [--check-timeout SECONDS] [--isolation process|none]
 
 Each check becomes one test with a readable id (adapter-device-dtype-case:reduction). The
-checks run in a supervised worker process (``conformance/supervisor.py``): a check that
+checks run in a supervised worker process (``conformance/running/supervisor.py``): a check that
 hangs past the timeout or crashes its worker is that test's ``error``, and a fresh worker
 runs the next, so one check can neither hang nor end the session. A check named by a
 strict entry of conformance/known_bugs.yaml is a strict xfail: if the framework starts
@@ -24,8 +24,7 @@ import pytest
 
 from adapters.base import DEVICES, DTYPES
 from adapters.registry import AdapterSpecError
-from conformance.known_bugs import KnownBug, load_known_bugs
-from conformance.matrix import (
+from conformance.engine.matrix import (
     DEFAULT_DEVICES,
     Check,
     CheckResult,
@@ -35,7 +34,8 @@ from conformance.matrix import (
     known_bug_for,
     split_list,
 )
-from conformance.supervisor import SupervisedRunner
+from conformance.known_bugs import KnownBug, load_known_bugs
+from conformance.running.supervisor import SupervisedRunner
 
 
 def _plan_options(config: pytest.Config) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from typing import Protocol
 
 import pytest
 
-from conformance.matrix import Check, CheckResult, Plan
-from conformance.verdicts import Verdict
+from conformance.engine.matrix import Check, CheckResult, Plan
+from conformance.engine.verdicts import Verdict
 
 
 class _Runs(Protocol):

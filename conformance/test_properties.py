@@ -30,8 +30,8 @@ from hypothesis.extra.numpy import arrays
 
 from adapters.base import Adapter, Call
 from adapters.registry import builtin_adapters
+from conformance.engine.tolerances import ELEMENT_ULPS, reduction_tolerance
 from conformance.known_bugs import find, load_known_bugs
-from conformance.tolerances import ELEMENT_ULPS, reduction_tolerance
 
 ADAPTERS = [a for a in builtin_adapters() if not a.extended]
 FORMS = {"probs": [a for a in ADAPTERS if "probs" in a.forms],

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cases import Case, CaseError, load_cases
+from conformance.engine.cases import Case, CaseError, load_cases
 
 GOOD_CASE = """description: good
 cases:

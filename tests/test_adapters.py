@@ -11,9 +11,9 @@ import pytest
 
 from adapters.base import Adapter
 from adapters.registry import AdapterSpecError, builtin_adapters, discover, load_spec, select
-from conformance.cases import load_cases
-from conformance.matrix import Runner, expand
-from conformance.verdicts import Verdict
+from conformance.engine.cases import load_cases
+from conformance.engine.matrix import Runner, expand
+from conformance.engine.verdicts import Verdict
 
 EXPECTED = {
     "torch.nn.BCELoss",
@@ -47,7 +47,7 @@ def test_discovery_imports_no_framework():
     code = textwrap.dedent(
         """
         import sys
-        from conformance.matrix import build_plan
+        from conformance.engine.matrix import build_plan
         plan = build_plan()
         assert plan.checks and not plan.case_errors
         loaded = {"torch", "tensorflow", "jax", "optax", "keras"} & set(sys.modules)
@@ -161,7 +161,7 @@ def test_adapters_return_float64_values():
     numpy_adapter = next(a for a in builtin_adapters() if a.name == "numpy.stable")
     cases, _ = load_cases()
     check = expand(cases[:1], [numpy_adapter], ["float32"], ["cpu"])[0]
-    from conformance.matrix import build_call
+    from conformance.engine.matrix import build_call
 
     call, _ = build_call(check)
     outcome = numpy_adapter.run(call)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conformance.cases import CASES_DIR, CaseFileError, load_cases, parse_value
-from conformance.dtypes import float_format
+from conformance.engine.cases import CASES_DIR, CaseFileError, load_cases, parse_value
+from conformance.engine.dtypes import float_format
 
 
 def _write(folder: Path, name: str, text: str) -> Path:
@@ -128,7 +128,7 @@ def test_generated_values_are_reproducible():
     case = next(c for c in cases if c.id == "random-bulk/uniform-probs")
     fmt = float_format("float32")
     first = case.arrays(fmt).input.copy()
-    from conformance.cases import _materialise
+    from conformance.engine.cases import _materialise
 
     _materialise.cache_clear()
     np.testing.assert_array_equal(case.arrays(fmt).input, first)

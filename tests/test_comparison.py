@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from conformance.comparison import compare
-from conformance.dtypes import float_format
+from conformance.engine.comparison import compare
+from conformance.engine.dtypes import float_format
 
 F32, F64 = float_format("float32"), float_format("float64")
 

@@ -10,9 +10,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from conformance import case_yaml
-from conformance.cases import MAX_ELEMENTS, load_cases
 from conformance.cli import main
+from conformance.engine import case_yaml
+from conformance.engine.cases import MAX_ELEMENTS, load_cases
 from conformance.reports.document import load_report
 
 ALIAS_BOMB = "description: bomb\n" + "".join(
@@ -118,7 +118,7 @@ def test_npy_data_file_beside_the_case_file_loads(tmp_path, good_case):
     (tmp_path / "data.yaml").write_text(_npy_case(good_case, "p.npy"))
     cases, errors = load_cases([tmp_path])
     assert not errors
-    from conformance.dtypes import float_format
+    from conformance.engine.dtypes import float_format
 
     assert cases[0].arrays(float_format("float64")).input.tolist() == [0.25]
 

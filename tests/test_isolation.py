@@ -149,8 +149,8 @@ def test_sigterm_and_ctrl_c_leave_a_valid_partial_report(tmp_path, broken, how):
     assert all(name in reason for reason in report["missing"]["by_reason"])
     assert len(report["checks"]) + report["missing"]["count"] == report["planned_checks"]
     assert f"interrupted by {name}" in err.decode()
-    leftover = subprocess.run(["pgrep", "-f", "bce-conformance-worker|conformance.supervisor"],
-                              capture_output=True, text=True, check=False)  # fmt: skip
+    pattern = "bce-conformance-worker|conformance.running.supervisor"
+    leftover = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
     assert str(process.pid) not in leftover.stdout
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from adapters.function import bce_adapter
 from conformance.cli import main
-from conformance.matrix import Check, Runner
+from conformance.engine.matrix import Check, Runner
+from conformance.engine.verdicts import Verdict
 from conformance.reports.document import load_report
-from conformance.verdicts import Verdict
 
 
 class _Opaque:
@@ -42,7 +42,7 @@ RETURNS = {
 
 
 def _result(folder, function, *, grad=None, quantity_grad=False):
-    from conformance.cases import load_cases
+    from conformance.engine.cases import load_cases
 
     cases, _ = load_cases([folder])  # the first is two/half: p = 0.5, y = 1
     adapter = bce_adapter(function, reductions=("none",), dtypes=("float64",), grad=grad)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from adapters.registry import builtin_adapters
-from conformance.cases import load_cases
-from conformance.matrix import build_call, expand
+from conformance.engine.cases import load_cases
+from conformance.engine.matrix import build_call, expand
 
 CASES = [c for c in load_cases()[0] if c.published is not None]
 

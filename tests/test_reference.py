@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from adapters.base import Conventions
-from conformance.cases import load_cases
-from conformance.dtypes import float_format
-from conformance.reference import Inputs, ReferenceCache, compute
+from conformance.engine.cases import load_cases
+from conformance.engine.dtypes import float_format
+from conformance.engine.reference import Inputs, ReferenceCache, compute
 
 
 def _value(form, x, y, *, dtype="float64", weight=None, pos_weight=None, conventions=None):

@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 
 from conformance.cli import main
-from conformance.evidence import ALL_VALUES_UP_TO, WORST_ELEMENTS
+from conformance.engine.evidence import ALL_VALUES_UP_TO, WORST_ELEMENTS
 from conformance.reports.document import SCHEMA_PATH, ReportError, load_report, write_report
 from conformance.reports.merge import disagreements
 

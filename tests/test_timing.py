@@ -1,4 +1,5 @@
-"""The timing core (conformance/timing.py) and the benchmark inputs (conformance/bench.py).
+"""The timing core (conformance/speed/timing.py) and the benchmark inputs
+(conformance/speed/bench.py).
 
 No assertion here is on how fast anything is: speed goes in benchmarks and reports. The
 cross-check measures the same PyTorch call with torch.utils.benchmark.Timer and with the
@@ -14,9 +15,9 @@ import numpy as np
 import torch.utils.benchmark
 
 from adapters.torch_bce import TorchBinaryCrossEntropyWithLogits
-from conformance.bench import BenchCase, bench_call, bytes_moved, inputs
 from conformance.cli import main
-from conformance.timing import calibrate, measure, sample
+from conformance.speed.bench import BenchCase, bench_call, bytes_moved, inputs
+from conformance.speed.timing import calibrate, measure, sample
 
 
 def test_a_sample_lasts_at_least_the_minimum():

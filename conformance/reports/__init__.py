@@ -5,6 +5,6 @@
 - ``environment``: the machine, framework versions and file hashes a report records.
 - ``table``: the fixed-width summary printed at the end of a run.
 
-The engine (``conformance.matrix``, ``conformance.supervisor``, ``conformance.verdicts``)
-imports nothing from here; these modules only read what it produced.
+The engine and the runner (``conformance.engine``, ``conformance.running``) import
+nothing from here; these modules only read what they produced.
 """

@@ -3,7 +3,7 @@
 A report is one document with a list of runs (one for a plain run; several once reports
 from other machines or shards are merged), the environment of each machine, and one
 record per check carrying what the check compared: the reference values and the
-framework's values (``conformance/evidence.py`` says what is kept of a large array).
+framework's values (``conformance/engine/evidence.py`` says what is kept of a large array).
 ``report.schema.json`` beside this module is the contract; every report this module
 writes or reads is validated against it.
 
@@ -32,11 +32,11 @@ from typing import Any
 import fastjsonschema
 
 from adapters.base import Adapter
-from conformance.cases import Case, CaseError
-from conformance.evidence import Evidence
-from conformance.matrix import Check, CheckResult
-from conformance.supervisor import RunOutcome
-from conformance.verdicts import Verdict
+from conformance.engine.cases import Case, CaseError
+from conformance.engine.evidence import Evidence
+from conformance.engine.matrix import Check, CheckResult
+from conformance.engine.verdicts import Verdict
+from conformance.running.supervisor import RunOutcome
 
 SCHEMA_VERSION = 2
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from conformance.dtypes import FloatFormat, float_format
+from conformance.engine.dtypes import FloatFormat, float_format
 from conformance.reports.document import (
     CONFORMING,
     SCHEMA_VERSION,

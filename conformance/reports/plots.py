@@ -4,7 +4,7 @@
 - error against distance of the probability from 0 and from 1;
 - the verdict heatmap: adapters x case files, the share of checks that do not conform.
 
-Points come from the elements a report keeps (``conformance/evidence.py``): every element
+Points come from the elements a report keeps (``conformance/engine/evidence.py``): every element
 of a small case and the worst ones of a large case, so the plots show each adapter's
 worst behaviour at each magnitude, which is what they are for. Errors are in ULPs of the
 check's dtype; 0 is drawn at the plot's floor and an infinite error (NaN or infinity

@@ -27,8 +27,8 @@ import numpy as np
 
 from adapters.base import DEVICES, DTYPES, Adapter, Call
 from adapters.registry import discover
-from conformance.cases import CASES_DIR, Case, load_cases
-from conformance.matrix import Check, build_call
+from conformance.engine.cases import CASES_DIR, Case, load_cases
+from conformance.engine.matrix import Check, build_call
 from conformance.reports.document import from_json_float
 
 _PACKAGES = {

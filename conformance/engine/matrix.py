@@ -20,10 +20,10 @@ import numpy as np
 from adapters.base import DTYPES, Adapter, Call, Outcome
 from adapters.registry import LoadProblem, discover, select
 from conformance import known_bugs
-from conformance.cases import CASES_DIR, Case, CaseError, load_cases
-from conformance.dtypes import float_format
-from conformance.reference import Inputs, ReferenceCache
-from conformance.verdicts import Judgement, Quantity, Verdict, judge
+from conformance.engine.cases import CASES_DIR, Case, CaseError, load_cases
+from conformance.engine.dtypes import float_format
+from conformance.engine.reference import Inputs, ReferenceCache
+from conformance.engine.verdicts import Judgement, Quantity, Verdict, judge
 
 DEFAULT_DEVICES = ("cpu", "gpu")
 PROFILES = ("quick", "full")

@@ -47,10 +47,10 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from adapters.base import Adapter
+from conformance.engine.matrix import Check, CheckResult, Plan, Runner, build_plan
+from conformance.engine.verdicts import Judgement, Verdict
 from conformance.known_bugs import KnownBug, load_known_bugs
-from conformance.matrix import Check, CheckResult, Plan, Runner, build_plan
-from conformance.memory import process_peak_mib
-from conformance.verdicts import Judgement, Verdict
+from conformance.running.memory import process_peak_mib
 
 DEFAULT_TIMEOUT_S = 120.0
 """Per check, from the moment it is sent, so it covers a fresh worker's start and the

@@ -3,8 +3,8 @@
 Each framework's measurements run in a worker process of their own (spawned, so no two
 frameworks share a process, its thread pools or its allocator), one measurement at a
 time: the machine has few cores and a second process running would be measured too. The
-numbers come from the same core as the asv benchmarks (``conformance.bench`` and
-``conformance.timing``).
+numbers come from the same core as the asv benchmarks (``conformance.speed.bench`` and
+``conformance.speed.timing``).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from adapters.registry import discover, select
-from conformance.bench import BenchCase, run_named
 from conformance.known_bugs import REGISTRY_PATH
 from conformance.reports.document import write_bytes_atomic
 from conformance.reports.environment import describe
-from conformance.timing import overhead
+from conformance.speed.bench import BenchCase, run_named
+from conformance.speed.timing import overhead
 
 
 def run_bench(

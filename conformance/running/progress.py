@@ -25,8 +25,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from conformance.matrix import Check, CheckResult
-from conformance.verdicts import Verdict
+from conformance.engine.matrix import Check, CheckResult
+from conformance.engine.verdicts import Verdict
 
 LINE_EVERY_S = 30.0
 

@@ -23,11 +23,11 @@ from enum import Enum
 import numpy as np
 
 from adapters.base import Adapter, Outcome
-from conformance import evidence
-from conformance.comparison import Comparison, compare
-from conformance.dtypes import FloatFormat
-from conformance.reference import Inputs, Reference
-from conformance.tolerances import ELEMENT_ULPS, GRAD_ULPS, reduction_tolerance
+from conformance.engine import evidence
+from conformance.engine.comparison import Comparison, compare
+from conformance.engine.dtypes import FloatFormat
+from conformance.engine.reference import Inputs, Reference
+from conformance.engine.tolerances import ELEMENT_ULPS, GRAD_ULPS, reduction_tolerance
 
 
 class Verdict(str, Enum):

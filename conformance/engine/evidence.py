@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conformance.comparison import Comparison
-from conformance.reference import Inputs
+from conformance.engine.comparison import Comparison
+from conformance.engine.reference import Inputs
 
 ALL_VALUES_UP_TO = 16
 """Arrays this small are kept whole: every case of the edge-value files fits."""

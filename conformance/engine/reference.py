@@ -41,7 +41,7 @@ import mpmath
 import numpy as np
 
 from adapters.base import Conventions
-from conformance.dtypes import FloatFormat, float_format
+from conformance.engine.dtypes import FloatFormat, float_format
 
 PRECISION_BITS = 128
 _CTX = mpmath.MPContext()

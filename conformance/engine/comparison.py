@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conformance.dtypes import FloatFormat
+from conformance.engine.dtypes import FloatFormat
 
 
 @dataclass(frozen=True)

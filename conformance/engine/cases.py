@@ -7,7 +7,7 @@ problem becomes one ``CaseError`` naming the file, the line where the file has o
 case id and the field, and every good case of every file still loads.
 
 Bounds, so that no file can stall or exhaust a run: the YAML limits of
-``conformance/case_yaml.py`` (size, encoding, alias expansion, safe tags only);
+``conformance/engine/case_yaml.py`` (size, encoding, alias expansion, safe tags only);
 ``MAX_ELEMENTS`` values per array, generated or loaded; generator parameters finite; data
 files inside the case file's folder (no absolute paths, no ``..`` or links leading out),
 ``.npy`` only, at most ``MAX_DATA_FILE_BYTES``, read without pickle.
@@ -27,10 +27,10 @@ from typing import Any
 import jsonschema
 import numpy as np
 
-from conformance import case_yaml
-from conformance.dtypes import FloatFormat, float_format
+from conformance.engine import case_yaml
+from conformance.engine.dtypes import FloatFormat, float_format
 
-CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
+CASES_DIR = Path(__file__).resolve().parents[2] / "cases"
 SCHEMA_PATH = CASES_DIR / "schema.json"
 ARRAY_FIELDS = ("input", "target", "weight", "pos_weight")
 ALL_REDUCTIONS = ("none", "mean", "sum")

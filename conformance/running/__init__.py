@@ -1,0 +1,1 @@
+"""Running a plan: supervised worker processes, memory sampling, progress."""

@@ -1,0 +1,1 @@
+"""Speed: the timing core, benchmark inputs and the roofline, and the bench command."""
