@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -261,17 +260,14 @@ class Adapter:
             raise NotImplementedError(f"{type(self).__name__} implements neither _run nor prepare")
         return Prepared(execute=lambda: self._run(call), results=lambda r: r, converts_inputs=True)
 
-    def time(self, call: Call, **timing: Any) -> tuple[Any, float, bool]:
+    def time(self, call: Call) -> tuple[Any, float, bool]:
         """(Timing, warm-up seconds, whether conversion is inside the timing) of ``call``:
-        ``prepare``, one warm-up ``execute`` (compilation, caches), then the suite's timing
-        core (``conformance/speed/timing.py``) on ``execute`` alone. ``timing``: its options."""
-        from conformance.speed.timing import measure  # standard library only: no cycle
+        ``prepare``, then the suite's timing core (``conformance/speed/timing.py``) on
+        ``execute`` alone, its first call timed apart."""
+        from conformance.speed.timing import warm_and_measure  # standard library only
 
         prepared = self.prepare(call)
-        start = time.perf_counter()
-        prepared.execute()
-        warmup = time.perf_counter() - start
-        return measure(prepared.execute, **timing), warmup, prepared.converts_inputs
+        return (*warm_and_measure(prepared.execute), prepared.converts_inputs)
 
     def _run(self, call: Call) -> Any:
         """The loss, or with ``call.grad`` the pair (loss, gradient), as arrays NumPy can

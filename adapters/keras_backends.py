@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
@@ -139,16 +138,16 @@ class KerasOpsBinaryCrossentropy(Adapter):
         return "\n".join(lines)
 
     def _run(self, call: Call) -> Any:
-        return self._ask("run", call, {})
+        return self._ask("run", call)
 
-    def time(self, call: Call, **timing: Any) -> tuple[Any, float, bool]:
+    def time(self, call: Call) -> tuple[Any, float, bool]:
         """Measured inside the backend's worker by the suite's timing core: the pipe round
         trip is not part of it."""
-        measured, warmup = self._ask("time", call, timing)
+        measured, warmup = self._ask("time", call)
         return measured, warmup, False
 
-    def _ask(self, kind: str, call: Call, timing: dict[str, Any]) -> Any:
-        message = (kind, call, self.from_logits, timing)
+    def _ask(self, kind: str, call: Call) -> Any:
+        message = (kind, call, self.from_logits)
         status, payload = _worker(self.backend).request(message, HELPER_TIMEOUT_S)
         if status == "error":
             raise RemoteError(payload)
@@ -237,13 +236,15 @@ def _serve(backend: str, conn: Connection) -> None:
             return
         if backend == "jax":
             MEMORY.tick()
-        kind, call, from_logits, timing = message
+        kind, call, from_logits = message
         try:
             execute, results = _prepare(keras, backend, call, from_logits)
             if kind == "run":
                 conn.send(("ok", results(execute())))
             else:
-                conn.send(("ok", _time(execute, timing)))
+                from conformance.speed.timing import warm_and_measure  # standard library only
+
+                conn.send(("ok", warm_and_measure(execute)))
         except Exception as exc:  # the backend's refusal is a result
             conn.send(("error", Outcome.raised(exc).error))
 
@@ -286,15 +287,6 @@ def _prepare(keras: Any, backend: str, call: Call, from_logits: bool) -> tuple[A
         return to_numpy(value), None if grad is None else to_numpy(grad)
 
     return execute, results
-
-
-def _time(execute: Callable[[], Any], timing: dict[str, Any]) -> tuple[Any, float]:
-    from conformance.speed.timing import measure  # the suite's timing core, stdlib only
-
-    start = time.perf_counter()
-    execute()
-    warmup = time.perf_counter() - start
-    return measure(execute, **timing), warmup
 
 
 _GRADIENT_SOURCE = {  # _gradient below, as source for the reproducer

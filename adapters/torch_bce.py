@@ -16,6 +16,8 @@ torch is imported inside the methods, never at module import. Conventions are ta
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -91,10 +93,11 @@ class _TorchAdapter(Adapter):
         y, weight, pos_weight = tensor(call.target), tensor(call.weight), tensor(call.pos_weight)
         synchronize = torch.cuda.synchronize if device == "cuda" else _nothing
 
+        loss_of = self._loss(torch, weight=weight, pos_weight=pos_weight, reduction=call.reduction)
+
         def execute() -> tuple[Any, Any]:
             with torch.set_grad_enabled(track):
-                loss = self._loss(torch, x, y, weight=weight, pos_weight=pos_weight,
-                                  reduction=call.reduction)  # fmt: skip
+                loss = loss_of(x, y)
                 grad = None
                 if call.grad:
                     (grad,) = torch.autograd.grad(loss, x, grad_outputs=torch.ones_like(loss))
@@ -107,7 +110,9 @@ class _TorchAdapter(Adapter):
 
         return Prepared(execute, results)
 
-    def _loss(self, torch: Any, x: Any, y: Any, **options: Any) -> Any:
+    def _loss(self, torch: Any, **options: Any) -> Callable[[Any, Any], Any]:
+        """(x, y) -> the loss: the module or function with its options, made once in
+        ``prepare``, outside what a benchmark times."""
         raise NotImplementedError
 
     def reproducer(self, call: Call) -> str | None:
@@ -148,9 +153,9 @@ class TorchBCELoss(_TorchAdapter):
     forms = frozenset({"probs"})
     conventions = PROBS_CONVENTIONS
 
-    def _loss(self, torch: Any, x: Any, y: Any, **options: Any) -> Any:
+    def _loss(self, torch: Any, **options: Any) -> Callable[[Any, Any], Any]:
         options.pop("pos_weight")
-        return torch.nn.BCELoss(**options)(x, y)
+        return torch.nn.BCELoss(**options)
 
     def _expression(self, call: Call) -> str:
         return f"torch.nn.BCELoss({self._options(call, False)})(x_t, y_t)"
@@ -162,9 +167,9 @@ class TorchBinaryCrossEntropy(_TorchAdapter):
     forms = frozenset({"probs"})
     conventions = PROBS_CONVENTIONS
 
-    def _loss(self, torch: Any, x: Any, y: Any, **options: Any) -> Any:
+    def _loss(self, torch: Any, **options: Any) -> Callable[[Any, Any], Any]:
         options.pop("pos_weight")
-        return torch.nn.functional.binary_cross_entropy(x, y, **options)
+        return partial(torch.nn.functional.binary_cross_entropy, **options)
 
     def _expression(self, call: Call) -> str:
         options = self._options(call, False)
@@ -178,8 +183,8 @@ class TorchBCEWithLogitsLoss(_TorchAdapter):
     supports_pos_weight = True
     conventions = LOGITS_CONVENTIONS
 
-    def _loss(self, torch: Any, x: Any, y: Any, **options: Any) -> Any:
-        return torch.nn.BCEWithLogitsLoss(**options)(x, y)
+    def _loss(self, torch: Any, **options: Any) -> Callable[[Any, Any], Any]:
+        return torch.nn.BCEWithLogitsLoss(**options)
 
     def _expression(self, call: Call) -> str:
         return f"torch.nn.BCEWithLogitsLoss({self._options(call, True)})(x_t, y_t)"
@@ -192,8 +197,8 @@ class TorchBinaryCrossEntropyWithLogits(_TorchAdapter):
     supports_pos_weight = True
     conventions = LOGITS_CONVENTIONS
 
-    def _loss(self, torch: Any, x: Any, y: Any, **options: Any) -> Any:
-        return torch.nn.functional.binary_cross_entropy_with_logits(x, y, **options)
+    def _loss(self, torch: Any, **options: Any) -> Callable[[Any, Any], Any]:
+        return partial(torch.nn.functional.binary_cross_entropy_with_logits, **options)
 
     def _expression(self, call: Call) -> str:
         options = self._options(call, True)
@@ -228,11 +233,11 @@ class _TorchCompiled(CompiledMixin, _TorchAdapter):
     def dtypes(self) -> list[str]:
         return ["float32"]
 
-    def _loss(self, torch: Any, x: Any, y: Any, **options: Any) -> Any:
+    def _loss(self, torch: Any, **options: Any) -> Callable[[Any, Any], Any]:
         if "with_logits" not in self.functional:
             options.pop("pos_weight")
         compiled = self.compiled(self.functional, lambda: _torch_compile(torch, self.functional))
-        return compiled(x, y, **options)
+        return partial(compiled, **options)
 
     def _expression(self, call: Call) -> str:
         options = self._options(call, "with_logits" in self.functional)

@@ -318,9 +318,11 @@ def _run(args: argparse.Namespace) -> int:
         environment=environment.describe(plan.case_paths, REGISTRY_PATH),
     )
     write_report(args.output, report)
+    reproducers = Reproducers(report)
     for path, fmt in ((args.html, "html"), (args.markdown, "markdown")):
         if path is not None:
-            write_bytes_atomic(path, render_report(report, fmt).encode("utf-8"))
+            text = render_report(report, fmt, reproducers)
+            write_bytes_atomic(path, text.encode("utf-8"))
     print(summary_table(report))
     findings = unexplained(report)
     for record in findings[:20]:
@@ -353,18 +355,14 @@ def _render(args: argparse.Namespace) -> int:
 
 def _repro(args: argparse.Namespace) -> int:
     report = load_report(args.report) if args.report else None
-    if report is not None and args.cases:
-        for run in report["runs"]:
-            run["options"]["cases"] = [str(p) for p in args.cases]
-    reproducers = Reproducers(report or {"runs": [{"options": {"cases": args.cases or []}}]})
+    reproducers = Reproducers(report, case_paths=args.cases)
     if report is not None:
         record = next((c for c in report["checks"] if c["id"] == args.check_id), None)
         if record is None:
             raise UsageError(f"{args.report} has no check {args.check_id!r}")
     else:  # run it here, in this process
         result = Runner(load_known_bugs()).run(reproducers.check(args.check_id))
-        record = check_record(result, environment.describe([], REGISTRY_PATH)["host"])
-        reproducers.report = None
+        record = check_record(result, environment.machine_label())
     snippet = reproducers(record)
     if snippet is None:
         raise UsageError(f"{record['adapter']} cannot write a reproducer")

@@ -1,4 +1,4 @@
-"""Turn an adapter's outcome and the reference into a verdict (DESIGN.md, "Verdicts").
+"""Turn an adapter's outcome and the reference into a verdict.
 
 | verdict    | meaning                                                                   |
 | pass       | within tolerance of the mathematical reference                            |

@@ -18,6 +18,7 @@ merged report holds the same id from several machines, the machine is part of th
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,7 +99,7 @@ def _error_growth(result: Comparison, key: str, before: dict, after: dict) -> No
     if before["verdict"] != after["verdict"]:
         return  # already listed as a verdict change
     a, b = from_json_float(before["error_ulps"]), from_json_float(after["error_ulps"])
-    if a is None or b is None or b != b:
+    if a is None or b is None or math.isnan(b):
         return
     if b > ERROR_GROWTH * max(a, 1.0) and b - a > 1.0:
         result.error_grew.append((key, a, b))

@@ -43,10 +43,15 @@ THREAD_VARIABLES = (
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def machine_label() -> str:
+    """The label this machine's checks carry in a report: its host name."""
+    return socket.gethostname()
+
+
 def describe(case_paths: Iterable[Path], registry_path: Path) -> dict[str, Any]:
     """The environment block of a report."""
     return {
-        "host": socket.gethostname(),
+        "host": machine_label(),
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
         "os": platform.platform(),

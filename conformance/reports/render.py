@@ -11,9 +11,11 @@ from conformance.reports.table import summary_table
 REPORT_FORMATS = ("text", "markdown", "html")
 
 
-def render_report(report: dict[str, Any], fmt: str) -> str:
+def render_report(report: dict[str, Any], fmt: str, reproducers: Reproducers | None = None) -> str:
+    """``reproducers``: pass one to share its loaded cases and adapters between formats."""
+    if fmt == "text":
+        return summary_table(report) + "\n"
+    reproducers = reproducers or Reproducers(report)
     if fmt == "html":
-        return html.render(report, Reproducers(report))
-    if fmt == "markdown":
-        return markdown.render(report, Reproducers(report))
-    return summary_table(report) + "\n"
+        return html.render(report, reproducers)
+    return markdown.render(report, reproducers)

@@ -19,7 +19,9 @@ from __future__ import annotations
 import math
 import platform
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -47,27 +49,25 @@ class ReproError(ValueError):
 class Reproducers:
     """Writes the reproducers of one report's checks (adapters and cases loaded once)."""
 
-    def __init__(self, report: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, report: dict[str, Any] | None = None, case_paths: Sequence[Path] | None = None
+    ) -> None:
+        """Inputs come from ``case_paths``, else from the case paths the report's runs
+        used (those that exist here), else from the shipped cases."""
         self.report = report
-        paths: list[str] = []
-        for run in (report or {}).get("runs", []):
-            paths += [p for p in run["options"].get("cases", []) if p not in paths]
-        existing = [Path(p) for p in paths if Path(p).exists()]
-        self._case_paths = existing or [CASES_DIR]
-        self._cases: dict[str, Case] | None = None
-        self._adapters: dict[str, Adapter] | None = None
+        if not case_paths:
+            named = dict.fromkeys(p for run in (report or {}).get("runs", [])
+                                  for p in run["options"].get("cases", []))  # fmt: skip
+            case_paths = [Path(p) for p in named if Path(p).exists()]
+        self._case_paths = list(case_paths) or [CASES_DIR]
 
-    @property
+    @cached_property
     def cases(self) -> dict[str, Case]:
-        if self._cases is None:
-            self._cases = {c.id: c for c in load_cases(self._case_paths)[0]}
-        return self._cases
+        return {c.id: c for c in load_cases(self._case_paths)[0]}
 
-    @property
+    @cached_property
     def adapters(self) -> dict[str, Adapter]:
-        if self._adapters is None:
-            self._adapters = {a.name: a for a in discover().adapters}
-        return self._adapters
+        return {a.name: a for a in discover().adapters}
 
     def check(self, check_id: str) -> Check:
         """The check an id names: ``adapter-device-dtype-case:reduction[:grad]``."""

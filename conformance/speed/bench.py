@@ -10,8 +10,8 @@ first ``execute`` (a warm-up: compilation, caches, lazy initialisation) is timed
 
 Throughput is stated against this machine's roofline: the bytes BCE must move (read the
 input and the target, write the result; a backward pass reads both again and writes the
-gradient) divided by the time, as a share of the bandwidth of a large memory copy measured
-in the same process (``copy_bandwidth``).
+gradient) divided by the time, as a share of the bandwidth of a large memory copy
+(``copy_bandwidth``, measured by the bench command before any framework is loaded).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class BenchResult:
             return None
         return self.bytes_moved / self.timing.median
 
-    def to_json(self, copy_bandwidth: float | None = None) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         throughput = self.throughput()
         return {
             "adapter": self.case.adapter,
@@ -75,9 +75,6 @@ class BenchResult:
             "warmup_s": self.warmup_s,
             "bytes": self.bytes_moved,
             "gb_per_s": None if throughput is None else throughput / 1e9,
-            "roofline_percent": None
-            if throughput is None or not copy_bandwidth
-            else 100 * throughput / copy_bandwidth,
             "skipped": self.skipped,
             "includes_conversion": self.includes_conversion,
         }
@@ -110,14 +107,14 @@ def bytes_moved(case: BenchCase) -> int:
     return item * (forward + (3 * case.size if case.grad else 0))
 
 
-def run_case(adapter: Adapter, case: BenchCase, **timing: Any) -> BenchResult:
+def run_case(adapter: Adapter, case: BenchCase) -> BenchResult:
     """One measurement, or the reason there is none."""
     call = bench_call(adapter, case)
     reason = adapter.available() or adapter.device_unavailable(case.device)
     reason = reason or adapter.unsupported(call)
     if reason:
         return BenchResult(case, None, skipped=reason)
-    measured, warmup, converts = adapter.time(call, **timing)
+    measured, warmup, converts = adapter.time(call)
     return BenchResult(case, measured, warmup, bytes_moved(case), includes_conversion=converts)
 
 
@@ -137,13 +134,6 @@ def _adapters(specs: tuple[str, ...]) -> dict[str, Adapter]:
     return {a.name: a for a in discover(list(specs)).adapters}
 
 
-def run_named(specs: tuple[str, ...], case: BenchCase, timing: dict[str, Any]) -> dict[str, Any]:
-    """``run_case`` by adapter name, in a worker process: the result as JSON (with this
-    process's copy bandwidth, measured once)."""
-    adapter = _adapters(specs)[case.adapter]
-    return {**run_case(adapter, case, **timing).to_json(), "copy_bandwidth": _bandwidth()}
-
-
-@cache
-def _bandwidth() -> float:
-    return copy_bandwidth()
+def run_named(specs: tuple[str, ...], case: BenchCase) -> dict[str, Any]:
+    """``run_case`` by adapter name, in a worker process: the result as JSON."""
+    return run_case(_adapters(specs)[case.adapter], case).to_json()

@@ -23,7 +23,7 @@ from adapters.registry import discover, select
 from conformance.known_bugs import REGISTRY_PATH
 from conformance.reports.document import write_bytes_atomic
 from conformance.reports.environment import describe
-from conformance.speed.bench import BenchCase, run_named
+from conformance.speed.bench import BenchCase, copy_bandwidth, run_named
 from conformance.speed.timing import overhead
 
 
@@ -50,6 +50,7 @@ def run_bench(
     frameworks: dict[str, set[str]] = {}
     for adapter in adapters:
         frameworks.setdefault(adapter.framework, set()).add(adapter.name)
+    bandwidth = copy_bandwidth()  # here, before any framework: the machine's roofline
     results: list[dict[str, Any]] = []
     console = Console()
     with Progress(TextColumn("{task.description:<40}"), BarColumn(), MofNCompleteColumn(),
@@ -61,23 +62,23 @@ def run_bench(
             with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
                 for case in mine:
                     progress.update(task, description=case.label[:40])
-                    results.append(pool.submit(run_named, tuple(specs), case, {}).result())
+                    results.append(pool.submit(run_named, tuple(specs), case).result())
                     progress.advance(task)
-    bandwidth = max((r.pop("copy_bandwidth") for r in results), default=None)
     for r in results:
-        if r["gb_per_s"] is not None and bandwidth:
-            r["roofline_percent"] = 100 * r["gb_per_s"] * 1e9 / bandwidth
+        r["roofline_percent"] = (
+            None if r["gb_per_s"] is None else 100 * r["gb_per_s"] * 1e9 / bandwidth
+        )
     core = overhead()
     document = {
         "environment": describe([], REGISTRY_PATH),
-        "copy_bandwidth_gb_per_s": None if bandwidth is None else bandwidth / 1e9,
+        "copy_bandwidth_gb_per_s": bandwidth / 1e9,
         "timing_core_overhead_s": core.median,
         "results": results,
     }
     write_bytes_atomic(output, (json.dumps(document, indent=1) + "\n").encode())
     print(table(results))
     print(
-        f"copy bandwidth {document['copy_bandwidth_gb_per_s'] or 0:.1f} GB/s (the roofline); "
+        f"copy bandwidth {bandwidth / 1e9:.1f} GB/s (the roofline); "
         f"timing core overhead {core.median * 1e9:.0f} ns per call; JSON: {output}"
     )
     return 0

@@ -100,6 +100,15 @@ def measure(
     )
 
 
+def warm_and_measure(execute: Callable[[], Any]) -> tuple[Timing, float]:
+    """(Timing, seconds of the first call): the first call (compilation, caches, lazy
+    initialisation) is made and timed apart, then ``measure`` times the rest."""
+    start = time.perf_counter()
+    execute()
+    warmup = time.perf_counter() - start
+    return measure(execute), warmup
+
+
 def overhead(repeats: int = REPEATS) -> Timing:
     """The core's own cost per call: the loop around a call that does nothing."""
     return measure(_nothing, repeats=repeats)
