@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test examples lint clean
+.PHONY: run test examples bench bench-quick bench-smoke bench-gate bench-versions lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,60 @@ examples: $(STAMP)
 		--cases cases/edge-probabilities.yaml --cases cases/extreme-logits.yaml \
 		--output reports/examples/quick.json --html reports/examples/quick.html \
 		--markdown reports/examples/quick.md
+
+# asv runs in the project's own .venv (an `existing` environment: nothing is built), on
+# the checked-out commit; the machine description is written on first use.
+ASV := ASV_PYTHONPATH=$(CURDIR) $(BIN)/asv
+ASV_MACHINE := $(HOME)/.asv-machine.json
+COMMIT = $(shell git rev-parse HEAD)
+## The small profile: sizes 1e3 and 1e6 in float32 on the CPU, the roofline at 1e7 float32,
+## compilation at 1e6, peak memory at 1e6, and numerical agreement (one full conformance run).
+QUICK := -b "Forward.track_seconds\(.*, (1000|1000000), 'float32', 'cpu'\)" \
+	-b "Roofline.track_percent\(.*, 'float32', 'forward'\)" \
+	-b "Compile.track_first_call_seconds\(.*, 1000000, .*'forward'\)" \
+	-b "PeakMemory.peakmem_forward\(.*, 1000000\)" -b "Machine" -b "agreement"
+
+# asv's pages load their scripts from CDNs; the site is made self-contained after publishing.
+PUBLISH := $(BIN)/asv publish && $(BIN)/python -m conformance.speed.site reports/asv/html
+
+$(ASV_MACHINE): | $(STAMP)
+	$(BIN)/asv machine --yes
+
+## bench: every benchmark (see README for its duration); results in reports/asv/results,
+## the site in reports/asv/html.
+bench: $(STAMP) $(ASV_MACHINE)
+	$(ASV) run --python=same --set-commit-hash $(COMMIT) --show-stderr
+	$(PUBLISH)
+
+## bench-quick: the small profile (under 10 minutes here), then the site.
+bench-quick: $(STAMP) $(ASV_MACHINE)
+	$(ASV) run --python=same --set-commit-hash $(COMMIT) --show-stderr $(QUICK)
+	$(PUBLISH)
+
+## bench-smoke: every benchmark function over every adapter at its smallest parameters
+## (1e3 elements; the roofline at 1e7 float32 forward; agreement on the quick conformance
+## profile), nothing saved: what CI runs. `asv run --quick` does not shorten the timing
+## core's own samples, so the smoke narrows the grid instead.
+SMOKE := -b "Forward.track_seconds\(.*, 1000, " -b "Compile.track_first_call_seconds\(.*, 1000, " \
+	-b "PeakMemory.peakmem_forward.*\(.*, 1000000\)" \
+	-b "Roofline.track_percent\(.*, 'float32', 'forward'\)" -b "Machine" -b "agreement"
+bench-smoke: $(STAMP) $(ASV_MACHINE)
+	BCE_BENCH_PROFILE=quick $(ASV) run --python=same --quick --dry-run --show-stderr $(SMOKE)
+
+## bench-versions: the JAX adapters over two jax releases (asv.versions.conf.json builds a
+## virtualenv per release): speed at 1e3 and 1e6 float32 and agreement, in
+## reports/asv/versions/html.
+VERSIONS := -b "Forward.track_seconds\(.*, (1000|1000000), 'float32', 'cpu'\)" -b "agreement"
+bench-versions: $(STAMP) $(ASV_MACHINE)
+	BCE_BENCH_ONLY='jax.*,optax.*' BCE_BENCH_PROFILE=quick $(BIN)/asv run \
+		--config asv.versions.conf.json --show-stderr $(VERSIONS) HEAD^!
+	$(BIN)/asv publish --config asv.versions.conf.json
+	$(BIN)/python -m conformance.speed.site reports/asv/versions/html
+
+## bench-gate: the regression gate, this commit against BASE (default: the previous one).
+BASE ?= HEAD~1
+bench-gate: $(STAMP) $(ASV_MACHINE)
+	$(BIN)/bce-conformance gate --base $(BASE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
@@ -38,7 +39,7 @@ import ml_dtypes
 import numpy as np
 
 from adapters import formulas
-from adapters.base import Adapter, Call, Conventions, Outcome
+from adapters.base import Adapter, Call, Conventions, Outcome, Prepared
 from adapters.jax_bce import MEMORY
 from adapters.snippets import reduced
 from adapters.torch_bce import LOGITS_CONVENTIONS, PROBS_CONVENTIONS
@@ -140,9 +141,36 @@ class KerasOpsBinaryCrossentropy(Adapter):
     def _run(self, call: Call) -> Any:
         return self._ask("run", call)
 
+    def prepare(self, call: Call) -> Prepared:
+        """``call`` ready to run in this process, on this adapter's backend: Keras reads
+        ``KERAS_BACKEND`` once, at import, so this imports it with the backend when it is
+        not yet imported, and refuses when it was imported with another one (checks, which
+        mix backends, run in the helpers instead)."""
+        refusal = self.in_process_refusal()
+        if refusal:
+            raise RuntimeError(refusal)
+        _configure_process(self.backend)
+        import keras
+
+        execute, results = _prepare(keras, self.backend, call, self.from_logits)
+        return Prepared(execute=execute, results=results)
+
+    def in_process_refusal(self) -> str | None:
+        """Why this process cannot run Keras on this adapter's backend (None when it can)."""
+        keras = sys.modules.get("keras")  # imported by TensorFlow too, on its own backend
+        if keras is None:
+            return None
+        loaded = keras.backend.backend()
+        if loaded != self.backend:
+            return f"Keras is imported here with the {loaded} backend, not {self.backend}"
+        return None
+
     def time(self, call: Call) -> tuple[Any, float, bool]:
-        """Measured inside the backend's worker by the suite's timing core: the pipe round
-        trip is not part of it."""
+        """Measured by the suite's timing core in this process when it can host the
+        backend (a benchmark worker), else inside the backend's helper, which sends back
+        its timing: the pipe round trip is never part of it."""
+        if self.in_process_refusal() is None:
+            return super().time(call)
         measured, warmup = self._ask("time", call)
         return measured, warmup, False
 
@@ -216,12 +244,19 @@ def _worker(backend: str) -> _Worker:
     return _WORKERS[backend]
 
 
-def _serve(backend: str, conn: Connection) -> None:
-    """The helper: answer (call, from_logits) messages until None or the pipe closes."""
+def _configure_process(backend: str) -> None:
+    """The environment Keras and its backend read at import, before the import."""
     os.environ["KERAS_BACKEND"] = backend
     os.environ["JAX_ENABLE_X64"] = "1"  # float64 checks on the jax backend
-    os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    if "jax" in sys.modules:  # imported already: the variable above is read too late
+        sys.modules["jax"].config.update("jax_enable_x64", True)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _serve(backend: str, conn: Connection) -> None:
+    """The helper: answer (call, from_logits) messages until None or the pipe closes."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    _configure_process(backend)
     # log(0), 0 * inf and overflow are what the edge cases are about; the verdict reports them
     np.seterr(all="ignore")
     warnings.simplefilter("ignore", RuntimeWarning)

@@ -6,6 +6,7 @@
                         [--output reports/conformance.json] [--html PATH] [--markdown PATH]
     bce-conformance report RUN.json [-o OUT] [--format text|markdown|html]
     bce-conformance bench [--adapters GLOBS] [--sizes 1e3,1e6] [--dtypes ...] [--grad]
+    bce-conformance gate [--base REV] | gate BASE_RESULT.json CURRENT_RESULT.json
     bce-conformance repro CHECK_ID [--report RUN.json] [--cases PATH ...]
     bce-conformance compare BASE.json NEW.json
     bce-conformance merge A.json B.json ... -o ALL.json [--allow-different-cases]
@@ -17,7 +18,8 @@ every fail and error is a registered known bug and every planned check ran, 1 wh
 not (or a case file is malformed, or the run was interrupted), 2 for a usage error, found
 before any check runs. The report is written whenever checks ran, interrupted or not.
 ``compare`` exits 0 when nothing regressed, 1 on a regression, 2 when a file is not a
-usable report; ``report`` and ``merge`` exit 2 on such a file.
+usable report; ``report`` and ``merge`` exit 2 on such a file. ``gate`` exits 0 when
+no benchmark regressed, 1 when one did (see ``conformance/speed/gate.py``), 2 on a usage error.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ from conformance.running.supervisor import (
     run_in_process,
     sigterm_interrupts,
 )
+from conformance.speed import gate
 from conformance.speed.bench import SIZES as BENCH_SIZES
 from conformance.speed.command import run_bench
 
@@ -200,6 +203,15 @@ def _parser() -> argparse.ArgumentParser:
     comparison.add_argument("base", type=Path, metavar="BASE.json")
     comparison.add_argument("new", type=Path, metavar="NEW.json")
 
+    gating = sub.add_parser(
+        "gate",
+        help="the benchmark regression gate: this tree against --base, measured by asv in "
+        "one sitting (exit 1 on a regression), or two asv result files compared",
+    )
+    gating.add_argument("--base", default="HEAD~1", help="commit to compare with (HEAD~1)")
+    gating.add_argument("results", type=Path, nargs="*", metavar="RESULT.json",
+                        help="two asv result files (base, current): compare only")  # fmt: skip
+
     merging = sub.add_parser("merge", help="join reports of several machines or shards")
     merging.add_argument("reports", type=Path, nargs="+", metavar="RUN.json")
     merging.add_argument("-o", "--output", type=Path, required=True)
@@ -236,10 +248,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _compare(args)
         if args.command == "merge":
             return _merge(args)
+        if args.command == "gate":
+            return _gate(args)
         return _validate(args.paths)
     except (AdapterSpecError, KnownBugsError, UsageError, ReportError, ReproError) as exc:
         print(f"bce-conformance: {exc}", file=sys.stderr)
         return 2
+
+
+def _gate(args: argparse.Namespace) -> int:
+    if not args.results:
+        return gate.gate(args.base, Path.cwd())
+    if len(args.results) != 2:
+        raise UsageError("gate compares exactly two asv result files: BASE CURRENT")
+    try:
+        base, current = (gate.load_results(path) for path in args.results)
+        found = gate.compare_results(base, current)
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(f"not an asv result file beside its benchmarks.json: {exc}") from None
+    print(found.text())
+    print("gate: FAIL" if found.regressions else "gate: pass")
+    return 1 if found.regressions else 0
 
 
 def _check_writable(path: Path) -> None:

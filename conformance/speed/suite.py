@@ -1,0 +1,139 @@
+"""What the asv benchmarks (``benchmarks/``) measure, outside asv's glue so that the CLI,
+the tests and asv share it: the adapter grid, framework preloading, one measurement per
+parameter set, the roofline, and numerical agreement read from a conformance run.
+
+Environment variables (read when the benchmarks are imported; the same for a base and a
+current run that are compared):
+- ``BCE_BENCH_ADAPTERS``: extra adapter specs (``module:object`` or ``path/file.py:object``),
+  separated by commas, benchmarked beside the built-ins and the installed plug-ins;
+- ``BCE_BENCH_ONLY``: comma-separated name globs that restrict the grid to some adapters;
+- ``BCE_BENCH_PROFILE``: the conformance profile the agreement benchmarks run (``full``,
+  the default, or ``quick``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from functools import cache
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+from adapters.base import Adapter
+from adapters.compiled import CompiledMixin
+from adapters.registry import discover, select
+from conformance.engine.cases import CASES_DIR
+from conformance.speed.bench import BenchCase, BenchResult, run_case
+
+ADAPTERS_VARIABLE = "BCE_BENCH_ADAPTERS"
+ONLY_VARIABLE = "BCE_BENCH_ONLY"
+PROFILE_VARIABLE = "BCE_BENCH_PROFILE"
+AGREEMENT_VERDICTS = ("pass", "convention", "fail", "known_bug", "error")
+"""Counted per adapter; ``known_bug`` counts the fails and errors the registry explains
+(they are also in ``fail`` or ``error``)."""
+PRELOADED = ("numpy", "torch", "tensorflow", "jax", "optax")
+"""Imported once by asv's forkserver, so that each benchmark process (a fork) starts with
+them loaded instead of paying the import (TensorFlow about 9 s here) per parameter set.
+Importing runs no kernels and starts no threads; Keras is left out because its backend is
+chosen at import, per benchmark."""
+
+
+def _listed(variable: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(variable, "").split(",") if item.strip()]
+
+
+@cache
+def grid_adapters() -> dict[str, Adapter]:
+    """Adapters the benchmarks cover, by name: built-ins, installed plug-ins, the specs in
+    ``BCE_BENCH_ADAPTERS``; only those matching ``BCE_BENCH_ONLY`` when it is set."""
+    adapters = discover(_listed(ADAPTERS_VARIABLE)).adapters
+    return {a.name: a for a in select(adapters, _listed(ONLY_VARIABLE) or None)}
+
+
+def compiled_adapters() -> list[str]:
+    return [name for name, a in grid_adapters().items() if isinstance(a, CompiledMixin)]
+
+
+def case_files() -> list[str]:
+    """Names of the case files (the agreement benchmarks' parameter)."""
+    return sorted(path.stem for path in CASES_DIR.glob("*.yaml"))
+
+
+def preload_frameworks() -> None:
+    """Import the installed frameworks of ``PRELOADED`` (a missing one is skipped: its
+    adapters then say why they cannot run)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up banner
+    for module in PRELOADED:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+
+@cache
+def measurement(case: BenchCase) -> BenchResult:
+    """The timing core's measurement of ``case`` in this process, made once."""
+    return run_case(grid_adapters()[case.adapter], case)
+
+
+def roofline_percent(result: BenchResult, copy_bytes_per_s: float) -> float | None:
+    throughput = result.throughput()
+    return None if throughput is None else 100 * throughput / copy_bytes_per_s
+
+
+def run_conformance(profile: str, adapter_globs: list[str], extra_specs: list[str]) -> Path:
+    """Run the conformance matrix in a child process (its own workers and supervisor, as a
+    user runs it) and return the JSON report's path."""
+    folder = Path(tempfile.mkdtemp(prefix="bce-agreement-"))
+    report = folder / "conformance.json"
+    command = [sys.executable, "-m", "conformance.cli", "run", "--profile", profile,
+               "--output", str(report)]  # fmt: skip
+    if adapter_globs:
+        command += ["--adapters", ",".join(adapter_globs)]
+    for spec in extra_specs:
+        command += ["--adapter", spec]
+    # exit 1 only says some fail is not registered: the report is complete all the same
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode not in (0, 1) or not report.exists():
+        raise RuntimeError(
+            f"conformance run failed (exit {completed.returncode}): {completed.stderr[-2000:]}"
+        )
+    return report
+
+
+def agreement_summary(report_path: Path) -> dict[str, Any]:
+    """From a conformance report: per (adapter, case file) the largest and the median error
+    in ULPs of its passing checks, and per adapter the count of each verdict.
+
+    Only passing checks give ULPs: a convention's or a fail's distance from the mathematics
+    is not bounded (a clamped log is 1e30 ULPs away), and those checks are counted by verdict
+    instead, so a change of verdict shows there and a change within tolerance shows here."""
+    checks = json.loads(report_path.read_text())["checks"]
+    errors: dict[str, list[float]] = defaultdict(list)
+    verdicts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(AGREEMENT_VERDICTS, 0))
+    for check in checks:
+        counts = verdicts[check["adapter"]]
+        if check["verdict"] in counts:
+            counts[check["verdict"]] += 1
+        if check["known_bug"] is not None:
+            counts["known_bug"] += 1
+        error = check["error_ulps"]
+        if check["verdict"] == "pass" and isinstance(error, int | float):
+            errors[f"{check['adapter']}|{check['case'].split('/')[0]}"].append(float(error))
+    return {
+        "max_ulps": {key: max(values) for key, values in errors.items()},
+        "median_ulps": {key: median(values) for key, values in errors.items()},
+        "verdicts": {name: dict(counts) for name, counts in verdicts.items()},
+    }
+
+
+def agreement(profile: str | None = None) -> dict[str, Any]:
+    """``agreement_summary`` of a fresh conformance run over the grid's adapters."""
+    profile = profile or os.environ.get(PROFILE_VARIABLE, "full")
+    report = run_conformance(profile, _listed(ONLY_VARIABLE), _listed(ADAPTERS_VARIABLE))
+    return agreement_summary(report)
