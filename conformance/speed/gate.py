@@ -177,8 +177,9 @@ def asv_config(tree: Path, results: Path, html: Path) -> dict[str, Any]:
 
 
 def run_side(tree: Path, work: Path, label: str, commit: str, benchmarks: Sequence[str],
-             environment: Mapping[str, str] | None = None) -> Path:  # fmt: skip
-    """asv over ``benchmarks`` (regexes) with the code of ``tree``; the result file."""
+             environment: Mapping[str, str] | None = None) -> Path | None:  # fmt: skip
+    """asv over ``benchmarks`` (regexes) with the code of ``tree``; the result file, or None
+    when the tree has none of those benchmarks (a base from before they existed)."""
     results = work / label
     work.mkdir(parents=True, exist_ok=True)
     config_path = work / f"asv-{label}.json"
@@ -190,11 +191,11 @@ def run_side(tree: Path, work: Path, label: str, commit: str, benchmarks: Sequen
     for regex in benchmarks:
         command += ["-b", regex]
     completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    files = sorted(results.glob(f"*/{commit[:8]}-*.json"))
-    if completed.returncode not in (0, 2) or not files:  # 2: a benchmark failed, judged below
+    if completed.returncode not in (0, 2):  # 2: a benchmark failed, judged by compare_results
         raise RuntimeError(f"asv run for {label} failed (exit {completed.returncode}):\n"
                            f"{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")  # fmt: skip
-    return files[0]
+    files = sorted(results.glob(f"*/{commit[:8]}-*.json"))
+    return files[0] if files else None  # None: the tree has none of these benchmarks
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,9 @@ class Side:
 def ab_round(base: Side, current: Side, work: Path, benchmarks: Sequence[str]) -> GateResult:
     before = run_side(base.tree, work, "base", base.commit, benchmarks, base.environment)
     after = run_side(current.tree, work, "current", current.commit, benchmarks, current.environment)
-    return compare_results(load_results(before), load_results(after))
+    return compare_results(
+        load_results(before) if before else {}, load_results(after) if after else {}
+    )
 
 
 def ab_gate(base: Side, current: Side, work: Path) -> GateResult:
