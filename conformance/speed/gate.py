@@ -220,12 +220,12 @@ def ab_gate(base: Side, current: Side, work: Path) -> GateResult:
     """The gate profile for both sides; slower benchmarks measured again in a second round,
     and only those slower both times kept as regressions. Prints what it finds."""
     first = ab_round(base, current, work / "round1", GATE_BENCHMARKS)
-    print(first.text())
+    say(first.text())
     slow = [f.benchmark for f in first.regressions if f.unit == "seconds"]
     if slow:
-        print(f"gate: measuring the {len(slow)} slower benchmarks again")
+        say(f"gate: measuring the {len(slow)} slower benchmarks again")
         again = ab_round(base, current, work / "round2", ["^" + re.escape(n) + "$" for n in slow])
-        print(again.text())
+        say(again.text())
         confirmed = {f.benchmark for f in again.regressions}
         first.regressions = [f for f in first.regressions
                              if f.unit != "seconds" or f.benchmark in confirmed]  # fmt: skip
@@ -246,14 +246,14 @@ def gate(base_rev: str, repository: Path) -> int:
     try:
         base_commit, head = resolve(base_rev), resolve("HEAD")
     except subprocess.CalledProcessError:
-        print(f"gate: skipped: {base_rev} is not a commit of this clone (a shallow clone?)")
+        say(f"gate: skipped: {base_rev} is not a commit of this clone (a shallow clone?)")
         return 0
     listed = subprocess.run([*git, "ls-tree", "--name-only", base_commit, "benchmarks/"],
                             capture_output=True, text=True, check=True).stdout  # fmt: skip
     if not listed.strip():
-        print(f"gate: {base_rev} has no benchmarks/ folder; nothing to compare against: pass")
+        say(f"gate: {base_rev} has no benchmarks/ folder; nothing to compare against: pass")
         return 0
-    print(f"gate: {base_rev} ({base_commit[:8]}) against this tree ({head[:8]})")
+    say(f"gate: {base_rev} ({base_commit[:8]}) against this tree ({head[:8]})")
     with tempfile.TemporaryDirectory(prefix="bce-gate-") as folder:
         work = Path(folder)
         tree = work / "base-tree"
@@ -264,12 +264,17 @@ def gate(base_rev: str, repository: Path) -> int:
         finally:
             subprocess.run([*git, "worktree", "remove", "--force", str(tree)],
                            capture_output=True, check=False)  # fmt: skip
-    print(
+    say(
         "gate: FAIL"
         if found.regressions
         else "gate: pass (a slowdown must repeat in a second round)"
     )
     return 1 if found.regressions else 0
+
+
+def say(line: str) -> None:
+    """Print now: CI logs show a long gate's progress as it happens."""
+    print(line, flush=True)
 
 
 def _show(value: float | None, unit: str) -> str:
