@@ -79,7 +79,8 @@ bench-smoke: $(STAMP) $(ASV_MACHINE)
 ## reports/asv/versions/html.
 VERSIONS := -b "Forward.track_seconds\(.*, (1000|1000000), 'float32', 'cpu'\)" -b "agreement"
 bench-versions: $(STAMP) $(ASV_MACHINE)
-	BCE_BENCH_ONLY='jax.*,optax.*' BCE_BENCH_PROFILE=quick $(BIN)/asv run \
+	BCE_BENCH_ONLY='jax.*,optax.*' BCE_BENCH_PROFILE=quick BCE_BENCH_CASES=$(CURDIR)/cases \
+		$(BIN)/asv run \
 		--config asv.versions.conf.json --show-stderr $(VERSIONS) HEAD^!
 	$(BIN)/asv publish --config asv.versions.conf.json
 	$(BIN)/python -m conformance.speed.site reports/asv/versions/html

@@ -8,7 +8,9 @@ current run that are compared):
   separated by commas, benchmarked beside the built-ins and the installed plug-ins;
 - ``BCE_BENCH_ONLY``: comma-separated name globs that restrict the grid to some adapters;
 - ``BCE_BENCH_PROFILE``: the conformance profile the agreement benchmarks run (``full``,
-  the default, or ``quick``).
+  the default, or ``quick``);
+- ``BCE_BENCH_CASES``: the case folder (default: the checkout's ``cases/``; an environment
+  where the suite is installed from a wheel, as asv's virtualenvs are, has none of its own).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from conformance.speed.bench import BenchCase, BenchResult, run_case
 ADAPTERS_VARIABLE = "BCE_BENCH_ADAPTERS"
 ONLY_VARIABLE = "BCE_BENCH_ONLY"
 PROFILE_VARIABLE = "BCE_BENCH_PROFILE"
+CASES_VARIABLE = "BCE_BENCH_CASES"
 AGREEMENT_VERDICTS = ("pass", "convention", "fail", "known_bug", "error")
 """Counted per adapter; ``known_bug`` counts the fails and errors the registry explains
 (they are also in ``fail`` or ``error``)."""
@@ -63,7 +66,11 @@ def compiled_adapters() -> list[str]:
 
 def case_files() -> list[str]:
     """Names of the case files (the agreement benchmarks' parameter)."""
-    return sorted(path.stem for path in CASES_DIR.glob("*.yaml"))
+    return sorted(path.stem for path in cases_dir().glob("*.yaml"))
+
+
+def cases_dir() -> Path:
+    return Path(os.environ.get(CASES_VARIABLE) or CASES_DIR)
 
 
 def preload_frameworks() -> None:
@@ -92,7 +99,7 @@ def run_conformance(profile: str, adapter_globs: list[str], extra_specs: list[st
     folder = Path(tempfile.mkdtemp(prefix="bce-agreement-"))
     report = folder / "conformance.json"
     command = [sys.executable, "-m", "conformance.cli", "run", "--profile", profile,
-               "--output", str(report)]  # fmt: skip
+               "--output", str(report), "--cases", str(cases_dir())]  # fmt: skip
     if adapter_globs:
         command += ["--adapters", ",".join(adapter_globs)]
     for spec in extra_specs:
