@@ -68,7 +68,7 @@ bench-quick: $(STAMP) $(ASV_MACHINE)
 ## (1e3 elements; the roofline at 1e7 float32 forward; agreement on the quick conformance
 ## profile), nothing saved: what CI runs. `asv run --quick` does not shorten the timing
 ## core's own samples, so the smoke narrows the grid instead.
-SMOKE := -b "Forward.track_seconds\(.*, 1000, " -b "Compile.track_first_call_seconds\(.*, 1000, " \
+SMOKE := -b "Forward(Backward)?.track_seconds\(.*, 1000, " -b "Compile.track_first_call_seconds\(.*, 1000, " \
 	-b "PeakMemory.peakmem_forward.*\(.*, 1000000\)" \
 	-b "Roofline.track_percent\(.*, 'float32', 'forward'\)" -b "Machine" -b "agreement"
 bench-smoke: $(STAMP) $(ASV_MACHINE)
