@@ -6,6 +6,18 @@ asv imports this package once in its forkserver and forks a process per paramete
 the frameworks are imported here, so no fork pays their import.
 """
 
-from conformance.speed.suite import preload_frameworks
+from asv_runner.benchmarks.mark import SkipNotImplemented
 
-preload_frameworks()
+from conformance.speed import suite
+from conformance.speed.bench import BenchCase, BenchResult
+
+suite.preload_frameworks()
+
+
+def measured(case: BenchCase) -> BenchResult:
+    """The timing core's measurement of ``case`` (made once per process), or n/a in asv
+    with the reason when the adapter cannot run it here."""
+    result = suite.measurement(case)
+    if result.timing is None:
+        raise SkipNotImplemented(result.skipped)
+    return result

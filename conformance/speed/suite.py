@@ -88,11 +88,6 @@ def measurement(case: BenchCase) -> BenchResult:
     return run_case(grid_adapters()[case.adapter], case)
 
 
-def roofline_percent(result: BenchResult, copy_bytes_per_s: float) -> float | None:
-    throughput = result.throughput()
-    return None if throughput is None else 100 * throughput / copy_bytes_per_s
-
-
 def run_conformance(profile: str, adapter_globs: list[str], extra_specs: list[str]) -> Path:
     """Run the conformance matrix in a child process (its own workers and supervisor, as a
     user runs it) and return the JSON report's path."""
