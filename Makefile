@@ -75,9 +75,9 @@ bench-smoke: $(STAMP) $(ASV_MACHINE)
 	BCE_BENCH_PROFILE=quick $(ASV) run --python=same --quick --dry-run --show-stderr $(SMOKE)
 
 ## bench-versions: the JAX adapters over two jax releases (asv.versions.conf.json builds a
-## virtualenv per release): speed at 1e3 and 1e6 float32, in reports/asv/versions/html.
-## (Agreement is left out: the wheel asv installs lacks the case schema, cases/schema.json.)
-VERSIONS := -b "Forward.track_seconds\(.*, (1000|1000000), 'float32', 'cpu'\)"
+## virtualenv per release): speed at 1e3 and 1e6 float32 and agreement on the quick profile,
+## in reports/asv/versions/html.
+VERSIONS := -b "Forward.track_seconds\(.*, (1000|1000000), 'float32', 'cpu'\)" -b "agreement"
 bench-versions: $(STAMP) $(ASV_MACHINE)
 	BCE_BENCH_ONLY='jax.*,optax.*' BCE_BENCH_PROFILE=quick BCE_BENCH_CASES=$(CURDIR)/cases \
 		$(BIN)/asv run \

@@ -1,10 +1,10 @@
 """Load, validate and materialise the YAML case files.
 
 A case file is one theme (``cases/edge-probabilities.yaml``) validated against
-``cases/schema.json``; each case gives its values literally, through a seeded generator,
-or from an ``.npy`` data file beside it. Loading never stops at the first bad file: every
-problem becomes one ``CaseError`` naming the file, the line where the file has one, the
-case id and the field, and every good case of every file still loads.
+``case.schema.json`` beside this module; each case gives its values literally, through a
+seeded generator, or from an ``.npy`` data file beside it. Loading never stops at the first
+bad file: every problem becomes one ``CaseError`` naming the file, the line where the file
+has one, the case id and the field, and every good case of every file still loads.
 
 Bounds, so that no file can stall or exhaust a run: the YAML limits of
 ``conformance/engine/case_yaml.py`` (size, encoding, alias expansion, safe tags only);
@@ -31,7 +31,9 @@ from conformance.engine import case_yaml
 from conformance.engine.dtypes import FloatFormat, float_format
 
 CASES_DIR = Path(__file__).resolve().parents[2] / "cases"
-SCHEMA_PATH = CASES_DIR / "schema.json"
+SCHEMA_PATH = Path(__file__).with_name("case.schema.json")
+"""The case-file schema ships with the loader that enforces it (an installed wheel has no
+``cases/`` folder beside it)."""
 ARRAY_FIELDS = ("input", "target", "weight", "pos_weight")
 ALL_REDUCTIONS = ("none", "mean", "sum")
 
@@ -229,7 +231,7 @@ def _field_name(parts: list[Any]) -> str | None:
 
 def _schema_message(err: jsonschema.ValidationError) -> str:
     if err.validator == "additionalProperties":
-        return "unknown field (not in cases/schema.json)"
+        return "unknown field (not in the case schema)"
     if err.validator == "oneOf" and err.schema_path and "case" in str(list(err.schema_path)):
         return "give either 'input' and 'target' (with optional weight/pos_weight) or 'generate'"
     if err.validator in ("oneOf", "type"):
