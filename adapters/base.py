@@ -114,6 +114,11 @@ class Conventions:
     """Raises on probabilities outside [0, 1]; if False such inputs compute through the formula."""
     checks_target_range: bool = False
     """Raises on targets outside [0, 1]."""
+    documented_domain: str = ""
+    """Where the API's documentation states its valid inputs (probabilities in [0, 1],
+    targets in [0, 1]): an API that states them and returns a value for an input outside
+    them, without raising, gets the verdict ``accepts_invalid`` with this link. Empty: the
+    API states no domain and computes through by design (the suite's own formulas)."""
     sources: tuple[str, ...] = ()
     """Where each convention is stated: file and line of the framework source, or its docs."""
 
@@ -164,6 +169,12 @@ class Adapter:
     """The exact call a user writes, shown in reports."""
     extended: bool = False
     """Run only in the full profile (slow to start: compiled modes, worker-process backends)."""
+
+    @property
+    def contract(self) -> Conventions:
+        """The conventions whose promises (range checks) this adapter is held to: its own;
+        for a compiled mode, its eager API's (see ``adapters/compiled.py``)."""
+        return self.conventions
 
     def available(self) -> str | None:
         """None if the adapter can run here, else why not (checked without importing)."""

@@ -2,9 +2,11 @@
 
 A compiled adapter is its eager adapter run through the framework's compiler; compilers
 change numerics (fusion, decompositions, different math libraries), so they are compared
-like any other adapter. Compilation is kept out of check time: the first call with a new
-signature (form, dtype, shapes, reduction, gradient, options present) is a warm-up whose
-time is reported as ``compile_seconds``, and the check's value comes from a second call.
+like any other adapter, and held to their eager API's contract: where the eager call raises
+on invalid input, a compiled call that returns a value fails. Compilation is kept out of
+check time: the first call with a new signature (form, dtype, shapes, reduction, gradient,
+options present) is a warm-up whose time is reported as ``compile_seconds``, and the
+check's value comes from a second call.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from adapters.base import Call, Outcome
+from adapters.base import Call, Conventions, Outcome
 
 
 def signature(call: Call) -> tuple[Any, ...]:
@@ -31,6 +33,14 @@ class CompiledMixin:
     """Put before the eager adapter class: ``class X(CompiledMixin, EagerAdapter)``."""
 
     extended = True
+    eager_conventions: Conventions | None = None
+    """The eager API's conventions where the compiled mode declares others (its own
+    decompositions); None: the eager class's, inherited unchanged."""
+
+    @property
+    def contract(self) -> Conventions:
+        """The eager API's conventions: a compiled mode keeps its eager API's promises."""
+        return self.eager_conventions or self.conventions  # type: ignore[attr-defined]
 
     def run(self, call: Call) -> Outcome:
         seen: set[tuple[Any, ...]] = self.__dict__.setdefault("_compiled_signatures", set())

@@ -187,7 +187,13 @@ class OptaxSigmoidBinaryCrossEntropy(_JaxAdapter):
     api = "jnp.mean(optax.sigmoid_binary_cross_entropy(x, y))"
     forms = frozenset({"logits"})
     supports_weight = False
-    conventions = Conventions(flush_subnormals=True, sources=(_OPTAX_SRC, _XLA_FTZ))
+    conventions = Conventions(
+        flush_subnormals=True,
+        documented_domain="https://optax.readthedocs.io/en/latest/api/losses.html"
+        "#optax.losses.sigmoid_binary_cross_entropy (labels: 'Binary labels whose values are "
+        "{0,1} or multi-class target probabilities')",
+        sources=(_OPTAX_SRC, _XLA_FTZ),
+    )
 
     @property
     def requires(self) -> tuple[str, ...]:

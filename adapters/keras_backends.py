@@ -56,23 +56,29 @@ class RemoteError(RuntimeError):
 
 def _conventions(backend: str, from_logits: bool) -> Conventions:
     source = f"{_NN.format(backend)} binary_crossentropy"
+    domain = (
+        "https://keras.io/api/ops/nn/#binarycrossentropy-function (target: 'the true binary "
+        "labels'; output: 'the predicted probabilities or logits')"
+    )
     if backend == "torch":
         base = LOGITS_CONVENTIONS if from_logits else PROBS_CONVENTIONS
         return replace(
             base,
             prob_clip=None if from_logits else _EPSILON,
             checks_probability_range=False,  # the clip brings every p into [0, 1] first
+            documented_domain=domain,
             sources=(source, *base.sources),
         )
     flush = backend in _FLUSHES
     if from_logits and backend != "numpy":
-        return Conventions(flush_subnormals=flush, sources=(source,))
+        return Conventions(flush_subnormals=flush, documented_domain=domain, sources=(source,))
     return Conventions(
         prob_clip=_EPSILON,
         clip_gradient="minmax" if backend == "jax" else "inclusive",
         complement_in_dtype=True,
         flush_subnormals=flush,
         logits_through_probabilities=from_logits,
+        documented_domain=domain,
         sources=(source,),
     )
 

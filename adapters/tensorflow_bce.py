@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,15 @@ _TF_NN_IMPL = (
     "https://github.com/tensorflow/tensorflow/blob/master/tensorflow/python/ops/nn_impl.py"
 )
 
+_TF_DOC = "https://www.tensorflow.org/api_docs/python/tf/nn/{}"
+KERAS_DOMAIN = (
+    "https://keras.io/api/losses/probabilistic_losses/#binarycrossentropy-class (y_true: "
+    "'This is either 0 or 1'; y_pred: 'a probability (i.e, value in [0., 1.]' without "
+    "from_logits)"
+)
+
 KERAS_PROBS_CONVENTIONS = Conventions(
+    documented_domain=KERAS_DOMAIN,
     prob_clip=1e-7,
     complement_in_dtype=True,
     flush_subnormals=True,
@@ -62,6 +71,9 @@ KERAS_PROBS_CONVENTIONS = Conventions(
     ),
 )
 TF_LOGITS_CONVENTIONS = Conventions(
+    documented_domain=f"{_TF_DOC.format('sigmoid_cross_entropy_with_logits')} (labels: "
+    "'Between 0 and 1, inclusive'; weighted_cross_entropy_with_logits: 'with values between "
+    "0 and 1 inclusive')",
     flush_subnormals=True,
     sources=(
         f"{_TF_NN_IMPL} sigmoid_cross_entropy_with_logits / weighted_cross_entropy_with_logits",
@@ -242,7 +254,7 @@ class KerasBinaryCrossentropyFromLogits(_KerasBinaryCrossentropy):
     api = "tf.keras.losses.BinaryCrossentropy(from_logits=True, reduction=r)(y, x, sample_weight=w)"
     forms = frozenset({"logits"})
     from_logits = True
-    conventions = TF_LOGITS_CONVENTIONS
+    conventions = replace(TF_LOGITS_CONVENTIONS, documented_domain=KERAS_DOMAIN)
 
 
 class TfSigmoidCrossEntropyWithLogits(_TensorflowAdapter):

@@ -103,10 +103,10 @@ def test_gzip_reports_round_trip(numpy_run, tmp_path):
     ("content", "message"),
     [
         (None, "no such file"),
-        (b'{"schema_version": 2, "checks": [', "truncated"),
+        (b'{"schema_version": 3, "checks": [', "truncated"),
         (b"[1, 2]", "not a bce-conformance report"),
-        (b'{"schema_version": 1, "checks": []}', "schema version 1"),
-        (b'{"schema_version": 2}', "not a valid report"),
+        (b'{"schema_version": 2, "checks": []}', "schema version 2"),
+        (b'{"schema_version": 3}', "not a valid report"),
         (b"\x89PNG\r\n", "not UTF-8"),
     ],
 )

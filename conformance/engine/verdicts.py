@@ -1,17 +1,28 @@
 """Turn an adapter's outcome and the reference into a verdict.
 
-| verdict    | meaning                                                                   |
-| pass       | within tolerance of the mathematical reference                            |
-| convention | not the mathematics, but exactly the adapter's declared conventions       |
-| fail       | neither: a wrong value, NaN/inf where the reference is finite, ...         |
-| error      | raised where a value was expected, or a value where an error was expected |
-| skip       | not run here (framework missing, no GPU, an option the API lacks)         |
+| verdict         | meaning                                                              |
+| pass            | within tolerance of the mathematical reference                       |
+| convention      | not the mathematics, but exactly the adapter's declared conventions  |
+| accepts_invalid | a value for input the API's own documentation calls invalid          |
+| fail            | neither: a wrong value, NaN/inf where the reference is finite, ...    |
+| error           | raised where a value was expected, or a value where an error was due |
+| skip            | not run here (framework missing, no GPU, an option the API lacks)    |
 
 Element by element, a value may meet the mathematics or, failing that, the reference with
 the adapter's conventions applied; if every element meets one of them and at least one
-needed the conventions, the verdict is ``convention``. For a case that expects an error,
-raising is a pass, and a value is accepted (as ``convention``) only from an adapter that
-declares it computes through out-of-range inputs and returns what its formula gives.
+needed the conventions, the verdict is ``convention``. A convention is a documented,
+intended behaviour (each one cites the documentation or the source that states it).
+
+For a case that expects an error (input outside BCE's domain), raising is a pass. A value
+instead is judged against the contract the adapter is held to (``Adapter.contract``):
+- a compiled mode whose eager API raises on this input: ``fail`` (a compiled mode keeps
+  its eager API's contract; PyTorch's decomposition comment calls the missing check a
+  limitation, not a design);
+- an API whose documentation states the valid range (``Conventions.documented_domain``):
+  ``accepts_invalid``, with that link; the value must still be what its formula gives;
+- an API that states no domain (the suite's own formulas, which compute through by
+  design): ``convention`` (no-range-check);
+- a value that is not what the adapter's own formula gives: ``error``.
 """
 
 from __future__ import annotations
@@ -22,7 +33,7 @@ from enum import Enum
 
 import numpy as np
 
-from adapters.base import Adapter, Outcome
+from adapters.base import Adapter, Conventions, Outcome
 from conformance.engine import evidence
 from conformance.engine.comparison import Comparison, compare
 from conformance.engine.dtypes import FloatFormat
@@ -33,6 +44,7 @@ from conformance.engine.tolerances import ELEMENT_ULPS, GRAD_ULPS, reduction_tol
 class Verdict(str, Enum):
     PASS = "pass"
     CONVENTION = "convention"
+    ACCEPTS_INVALID = "accepts_invalid"
     FAIL = "fail"
     ERROR = "error"
     SKIP = "skip"
@@ -156,30 +168,48 @@ def _judge_expected_error(
 ) -> Judgement:
     if outcome.error is not None:
         return Judgement(Verdict.PASS, f"raised as expected: {outcome.error}")
-    conv = adapter.conventions
-    checks = {
-        "invalid-probability": conv.checks_probability_range,
-        "invalid-target": conv.checks_target_range,
-        "shape-mismatch": True,  # no API computes through shapes that do not broadcast
-    }[expect_error]
     got = np.asarray(outcome.grad if quantity.grad else outcome.value)
-    if not checks:
-        cmp, _, _ = _compare(got, convention_ref(), quantity, fmt)
-        if cmp.ok:
-            return Judgement(
-                Verdict.CONVENTION,
-                f"{expect_error}: no range check; returned what its formula gives ({_short(got)})",
-                conventions=["no-range-check", *conv.names()],
-            )
+    if _raises_on(adapter.conventions, expect_error):
+        return Judgement(
+            Verdict.ERROR,
+            f"{expect_error}: declares a range check but returned {_short(got)} without raising",
+        )
+    if _raises_on(adapter.contract, expect_error):
+        return Judgement(
+            Verdict.FAIL,
+            f"{expect_error}: returned {_short(got)} where the eager API raises (a compiled "
+            "mode is held to its eager API's contract)",
+        )
+    cmp, _, _ = _compare(got, convention_ref(), quantity, fmt)
+    if not cmp.ok:
         return Judgement(
             Verdict.ERROR,
             f"{expect_error}: returned {_short(got)}, which is not what its own formula "
             "gives on this input",
         )
+    domain = adapter.conventions.documented_domain
+    if domain:
+        return Judgement(
+            Verdict.ACCEPTS_INVALID,
+            f"{expect_error}: returned {_short(got)} (its formula, computed through) for input "
+            f"its documentation calls invalid: {domain}",
+            conventions=["no-range-check", *adapter.conventions.names()],
+        )
     return Judgement(
-        Verdict.ERROR,
-        f"{expect_error}: declares a range check but returned {_short(got)} without raising",
+        Verdict.CONVENTION,
+        f"{expect_error}: no range check, by design; returned what its formula gives "
+        f"({_short(got)})",
+        conventions=["no-range-check", *adapter.conventions.names()],
     )
+
+
+def _raises_on(conventions: Conventions, expect_error: str) -> bool:
+    """Whether an API with these conventions raises on this kind of invalid input."""
+    return {
+        "invalid-probability": conventions.checks_probability_range,
+        "invalid-target": conventions.checks_target_range,
+        "shape-mismatch": True,  # no API computes through shapes that do not broadcast
+    }[expect_error]
 
 
 def _short(values: np.ndarray) -> str:

@@ -1,6 +1,6 @@
 """Everything a run's results become once the engine has judged them.
 
-- ``document``: the JSON report (schema version 2, ``report.schema.json``): build, write
+- ``document``: the JSON report (schema version 3, ``report.schema.json``): build, write
   atomically, read back and validate.
 - ``environment``: the machine, framework versions and file hashes a report records.
 - ``table``: the fixed-width summary printed at the end of a run.

@@ -1,8 +1,8 @@
 """Compare two reports: the CI gate for numerics (``bce-conformance compare BASE NEW``).
 
 A regression is any of:
-- a verdict that got worse: pass -> convention -> fail/error (a fail that became an error,
-  or the reverse, is a change of kind and is listed, not ranked);
+- a verdict that got worse: pass -> convention or accepts_invalid -> fail/error (a fail
+  that became an error, or the reverse, is a change of kind and is listed, not ranked);
 - an error that grew by more than ``ERROR_GROWTH`` times (and by more than one ULP): a
   framework release that moves a result from 0.5 to 3 ULP is still a pass, but a change
   of that size in the same arithmetic means the arithmetic changed;
@@ -29,7 +29,7 @@ ERROR_GROWTH = 4.0
 """How much an error may grow before it is a regression. Errors within tolerance move by
 up to about 2x between vectorised and scalar paths of the same formula (a different
 summation order or FMA contraction); 4x, and more than 1 ULP, is a different formula."""
-RANK = {"pass": 0, "convention": 1, "fail": 2, "error": 2}
+RANK = {"pass": 0, "convention": 1, "accepts_invalid": 1, "fail": 2, "error": 2}
 """Worse is higher; skip is not ranked (a check that became a skip is listed as such)."""
 
 

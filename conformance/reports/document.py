@@ -1,4 +1,4 @@
-"""The JSON report (schema version 2): build it from a run, write it atomically, read it back.
+"""The JSON report (schema version 3): build it from a run, write it atomically, read it back.
 
 A report is one document with a list of runs (one for a plain run; several once reports
 from other machines or shards are merged), the environment of each machine, and one
@@ -38,7 +38,7 @@ from conformance.engine.matrix import Check, CheckResult
 from conformance.engine.verdicts import Verdict
 from conformance.running.supervisor import RunOutcome
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 VERDICTS = [v.value for v in Verdict]
 CONFORMING = ("pass", "convention")

@@ -38,7 +38,7 @@ ADAPTERS_VARIABLE = "BCE_BENCH_ADAPTERS"
 ONLY_VARIABLE = "BCE_BENCH_ONLY"
 PROFILE_VARIABLE = "BCE_BENCH_PROFILE"
 CASES_VARIABLE = "BCE_BENCH_CASES"
-AGREEMENT_VERDICTS = ("pass", "convention", "fail", "known_bug", "error")
+AGREEMENT_VERDICTS = ("pass", "convention", "accepts_invalid", "fail", "known_bug", "error")
 """Counted per adapter; ``known_bug`` counts the fails and errors the registry explains
 (they are also in ``fail`` or ``error``)."""
 PRELOADED = ("numpy", "torch", "tensorflow", "jax", "optax")

@@ -14,7 +14,7 @@
       check.reduction + (check.quantity === "grad" ? ":grad" : "");
     return check;
   });
-  const RANK = { pass: 0, convention: 1, skip: -1, fail: 3, error: 3 };
+  const RANK = { pass: 0, convention: 1, accepts_invalid: 2, skip: -1, fail: 3, error: 3 };
   const filters = {
     framework: document.getElementById("f-framework"),
     dtype: document.getElementById("f-dtype"),
