@@ -448,6 +448,9 @@ def _list_adapters(specs: Sequence[str]) -> int:
             f"devices {devices}\n"
             f"    conventions: {', '.join(adapter.conventions.names()) or 'none'}"
         )
+        domain = adapter.contract.documented_domain
+        if domain:
+            print(f"    documented domain: {domain}")
     for problem in discovery.problems:
         print(f"not loaded: {problem.source}: {problem.message}")
     return 0
