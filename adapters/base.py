@@ -30,6 +30,20 @@ DEVICES: tuple[str, ...] = ("cpu", "gpu")
 ClipGradient = Literal["inclusive", "minmax"]
 
 
+def in_result_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
+    """A framework's result, already converted to float64, back in the dtype the framework
+    returned it in (``dtype``: float16, bfloat16, float32 or float64; exact, as every value
+    came from that dtype), so the suite can record the result dtype. Other dtypes stay
+    float64."""
+    if dtype == "bfloat16":
+        import ml_dtypes
+
+        return values.astype(ml_dtypes.bfloat16)
+    if dtype in ("float16", "float32", "float64"):
+        return values.astype(dtype)
+    return values
+
+
 @dataclass(frozen=True)
 class Call:
     """One BCE invocation. Arrays are already rounded to ``dtype`` (ml_dtypes for bfloat16)."""
@@ -59,6 +73,9 @@ class Outcome:
     and what was expected; see ``adapters/validation.py``."""
     compile_seconds: float = 0.0
     """Time a compiled adapter spent compiling for this call, kept out of check time."""
+    value_dtype: str | None = None
+    """The dtype the framework returned the loss in (None: not known)."""
+    grad_dtype: str | None = None
 
     @classmethod
     def raised(cls, exc: BaseException) -> Outcome:

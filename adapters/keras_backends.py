@@ -39,7 +39,7 @@ import ml_dtypes
 import numpy as np
 
 from adapters import formulas
-from adapters.base import Adapter, Call, Conventions, Outcome, Prepared
+from adapters.base import Adapter, Call, Conventions, Outcome, Prepared, in_result_dtype
 from adapters.jax_bce import MEMORY
 from adapters.snippets import reduced
 from adapters.torch_bce import LOGITS_CONVENTIONS, PROBS_CONVENTIONS
@@ -304,7 +304,8 @@ def _prepare(keras: Any, backend: str, call: Call, from_logits: bool) -> tuple[A
         return ops.convert_to_tensor(array, dtype=array.dtype.name)
 
     def to_numpy(value: Any) -> np.ndarray:
-        return np.asarray(ops.convert_to_numpy(ops.cast(value, "float64")))
+        values = np.asarray(ops.convert_to_numpy(ops.cast(value, "float64")))
+        return in_result_dtype(values, keras.backend.standardize_dtype(value.dtype))
 
     target = tensor(call.target)
 

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from adapters import formulas
-from adapters.base import Adapter, Call, Conventions, Prepared
+from adapters.base import Adapter, Call, Conventions, Prepared, in_result_dtype
 from adapters.compiled import CompiledMixin
 from adapters.snippets import keywords, optional, reduced
 
@@ -125,7 +125,8 @@ def _results(tf: Any, loss: Any, grad: Any) -> tuple[np.ndarray, np.ndarray | No
 
 
 def _to_numpy(tf: Any, tensor: Any) -> np.ndarray:
-    return tf.cast(tensor, tf.float64).numpy()  # exact; TF's bfloat16 has no __array__
+    values = tf.cast(tensor, tf.float64).numpy()  # exact; TF's bfloat16 has no __array__
+    return in_result_dtype(values, tensor.dtype.name)
 
 
 class _TensorflowAdapter(Adapter):

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from adapters.base import Adapter, Call, Conventions, Prepared
+from adapters.base import Adapter, Call, Conventions, Prepared, in_result_dtype
 from adapters.compiled import CompiledMixin
 from adapters.snippets import keywords, optional
 
@@ -93,7 +93,8 @@ class _TorchAdapter(Adapter):
             return torch.from_numpy(np.array(array)).to(device=device)
 
         def to_numpy(t: Any) -> np.ndarray:
-            return t.detach().to("cpu", torch.float64).numpy()
+            values = t.detach().to("cpu", torch.float64).numpy()
+            return in_result_dtype(values, str(t.dtype).removeprefix("torch."))
 
         track = call.grad or self.track_grad
         x = tensor(call.input).requires_grad_(track)

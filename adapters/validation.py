@@ -51,8 +51,11 @@ def outcome_from_return(result: Any, call: Call) -> Outcome:
     loss_shape = expected_shape(call)
     loss_wanted = f"the loss of shape {loss_shape} (reduction={call.reduction!r})"
     value_array, problem = _as_float64(value, loss_shape, loss_wanted)
+    value_dtype = _dtype_name(value)
     if not call.grad:
-        return Outcome(malformed=problem) if problem else Outcome(value=value_array)
+        if problem:
+            return Outcome(malformed=problem)
+        return Outcome(value=value_array, value_dtype=value_dtype)
     # a gradient check judges the gradient; the loss has a check of its own
     if grad is None:
         return Outcome(
@@ -63,7 +66,15 @@ def outcome_from_return(result: Any, call: Call) -> Outcome:
     grad_array, problem = _as_float64(grad, call.input.shape, grad_wanted)
     if problem:
         return Outcome(malformed=problem)
-    return Outcome(value=value_array, grad=grad_array)
+    return Outcome(
+        value=value_array, grad=grad_array, value_dtype=value_dtype, grad_dtype=_dtype_name(grad)
+    )
+
+
+def _dtype_name(value: Any) -> str | None:
+    """The dtype a returned array has (a Python float: None, it has none)."""
+    dtype = getattr(value, "dtype", None)
+    return None if dtype is None else str(np.dtype(dtype).name)
 
 
 def _as_float64(

@@ -7,11 +7,12 @@
 Each check becomes one test with a readable id (adapter-device-dtype-case:reduction). The
 checks run in a supervised worker process (``conformance/running/supervisor.py``): a check that
 hangs past the timeout or crashes its worker is that test's ``error``, and a fresh worker
-runs the next, so one check can neither hang nor end the session. A check named by a
-strict entry of conformance/known_bugs.yaml is a strict xfail: if the framework starts
-passing it, the test fails and says so (a non-strict entry only turns an actual fail into
-an xfail). Registry entries that match no collected check are listed at the end of an
-unfiltered run, so stale entries do not pile up.
+runs the next, so one check can neither hang nor end the session. A fail or error that an
+entry of conformance/known_bugs.yaml explains (by case, or by the per-element condition it
+states, and of the kind it registers) is an xfail with the entry's link; a check that an
+entry without a condition names as failing, and that passes, fails and says to remove the
+entry. After an unfiltered run, entries that name no collected check or explained no
+failure are listed, so stale entries do not pile up.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from conformance.engine.matrix import (
     Plan,
     Runner,
     build_plan,
-    known_bug_for,
+    check_fields,
     split_list,
 )
 from conformance.known_bugs import KnownBug, load_known_bugs
@@ -70,26 +71,25 @@ def _plan(config: pytest.Config) -> Plan:
     return plan
 
 
-def _bug_for(config: pytest.Config, check: Check) -> KnownBug | None:
-    bug = known_bug_for(config._bce_bugs, check)  # type: ignore[attr-defined]
-    if bug is not None:
-        config._bce_used_bugs.add(bug)  # type: ignore[attr-defined]
-    return bug
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "check" in metafunc.fixturenames:
         plan = _plan(metafunc.config)
-        params = []
-        for check in plan.checks:
-            marks = []
-            bug = _bug_for(metafunc.config, check)
-            if bug is not None and bug.strict:  # non-strict ones are applied in the test
-                marks.append(pytest.mark.xfail(strict=True, reason=f"{bug.reason} {bug.link}"))
-            params.append(pytest.param(check, marks=marks, id=check.id))
-        metafunc.parametrize("check", params)
+        metafunc.parametrize("check", [pytest.param(c, id=c.id) for c in plan.checks])
     if "case_plan" in metafunc.fixturenames:
         metafunc.parametrize("case_plan", [_plan(metafunc.config)], ids=["cases"])
+
+
+@pytest.fixture(scope="session")
+def registry(pytestconfig: pytest.Config) -> list[KnownBug]:
+    """The known-bug registry; the entries that explain a finding are recorded on it."""
+    _plan(pytestconfig)
+    return pytestconfig._bce_bugs  # type: ignore[no-any-return,attr-defined]
+
+
+@pytest.fixture(scope="session")
+def explained_bugs(pytestconfig: pytest.Config) -> set[KnownBug]:
+    _plan(pytestconfig)
+    return pytestconfig._bce_used_bugs  # type: ignore[no-any-return,attr-defined]
 
 
 class _InProcess:
@@ -122,15 +122,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     filtered = config.getoption("adapters") or config.getoption("cases")
     if plan is None or filtered:
         return
-    stale = [
-        b
-        for b in config._bce_bugs  # type: ignore[attr-defined]
-        if b not in config._bce_used_bugs  # type: ignore[attr-defined]
-        and not all(c.startswith("properties/") for c in b.case)  # the property tests' own
-    ]
-    for bug in stale:
+    explained = config._bce_used_bugs  # type: ignore[attr-defined]
+    for bug in config._bce_bugs:  # type: ignore[attr-defined]
+        if bug in explained or all(c.startswith("properties/") for c in bug.case):
+            continue  # the property tests check their own entries
+        named = any(bug.matches(**check_fields(c)) for c in plan.checks)
+        problem = "explained no failure in this run" if named else "names no check"
         terminalreporter.write_line(
-            f"known_bugs.yaml: entry matches no check (stale?): {bug.adapter} / {bug.case}",
+            f"known_bugs.yaml: entry {problem} (stale?): {bug.adapter} / {bug.case}",
             yellow=True,
         )
     for problem in plan.load_problems:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ from adapters.base import DTYPES, Adapter, Call, Outcome
 from adapters.registry import LoadProblem, discover, select
 from conformance import known_bugs
 from conformance.engine.cases import CASES_DIR, Case, CaseError, load_cases
+from conformance.engine.comparison import compare
 from conformance.engine.dtypes import float_format
 from conformance.engine.reference import Inputs, ReferenceCache
 from conformance.engine.verdicts import Judgement, Quantity, Verdict, judge
@@ -232,19 +233,55 @@ class Runner:
         )
         bug = None
         if judgement.verdict in (Verdict.FAIL, Verdict.ERROR):
-            bug = known_bug_for(self.bugs, check)
+            bug = known_bugs.explain(
+                self.bugs,
+                verdict=judgement.verdict.value,
+                elements={
+                    "input": inputs.x,
+                    "target": inputs.y,
+                    "weight": inputs.weight,
+                    "pos_weight": inputs.pos_weight,
+                },
+                outside=judgement.outside,
+                holds_at=lambda dtype: self._meets_at(check, outcome, inputs, dtype),
+                **check_fields(check),
+            )
+        judgement = replace(judgement, outside=None)  # served its purpose; keep results small
         return CheckResult(check, judgement, bug, elapsed)
 
+    def _meets_at(self, check: Check, outcome: Outcome, inputs: Inputs, dtype: str) -> bool:
+        """Whether the value meets the mathematics, or the adapter's conventions, within
+        the tolerance of ``dtype`` (a result silently computed in a lower precision)."""
+        if outcome.error is not None:
+            return False
+        quantity = Quantity(check.reduction, check.grad)
+        got = np.asarray(outcome.grad if check.grad else outcome.value)
+        fmt = float_format(dtype)
+        conventions = check.adapter.conventions
+        references = [self.references.get(inputs)]
+        if conventions.alters_values():
+            references.append(self.references.get(inputs, conventions))
+        for reference in references:
+            hi, lo, tolerance, scale = quantity.expected(reference)
+            if compare(got, hi, lo, tolerance, fmt, scale).ok:
+                return True
+        return False
 
-def known_bug_for(bugs: Sequence[known_bugs.KnownBug], check: Check) -> known_bugs.KnownBug | None:
-    """The registry entry naming ``check``, if any."""
-    return known_bugs.find(
-        bugs,
-        adapter=check.adapter.name,
-        case=check.case.id,
-        dtype=check.dtype,
-        device=check.device,
-        reduction=check.reduction,
-        quantity="grad" if check.grad else "value",
-        version=check.adapter.version(),
-    )
+
+def check_fields(check: Check) -> dict[str, str]:
+    """How the registry names a check (the keyword arguments of ``KnownBug.matches``)."""
+    return {
+        "adapter": check.adapter.name,
+        "case": check.case.id,
+        "dtype": check.dtype,
+        "device": check.device,
+        "reduction": check.reduction,
+        "quantity": "grad" if check.grad else "value",
+        "version": check.adapter.version(),
+    }
+
+
+def expected_bug(bugs: Sequence[known_bugs.KnownBug], check: Check) -> known_bugs.KnownBug | None:
+    """The entry that says this check must fail (named by case, no condition, strict)."""
+    fields = check_fields(check)
+    return next((b for b in bugs if b.expected_to_fail and b.matches(**fields)), None)

@@ -98,6 +98,11 @@ class Reference:
     shape: tuple[int, ...]
     flush_below: float = 0.0
     """Results smaller than this become 0 (the smallest normal under flush-subnormals)."""
+    single_term: np.ndarray | None = None
+    """Per element: the target is 0 or 1, so one term of the gradient is 0 and the
+    gradient itself involves no cancellation (tolerances.py)."""
+    smallest_normal: float = 0.0
+    """The dtype's smallest normal number."""
 
     def elementwise(self) -> tuple[np.ndarray, np.ndarray]:
         hi, lo = _split(self.terms)
@@ -112,10 +117,15 @@ class Reference:
         return hi.reshape(()), lo.reshape(())
 
     def gradient(self, reduction: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """d(reduced loss)/d(input): (hi, lo, term magnitudes), each shaped like the input."""
+        """d(reduced loss)/d(input): (hi, lo, the scale its error is measured at), each
+        shaped like the input. The scale is the size of the difference's terms, or 0 (the
+        value itself) where the target is 0 or 1 and the exact gradient is normal."""
         scale = _ONE / len(self.grads) if reduction == "mean" and self.grads else _ONE
         hi, lo = _split(tuple(_flush_result(g * scale, self.flush_below) for g in self.grads))
         magnitudes = self.grad_terms * float(scale)
+        if self.single_term is not None:
+            relative = self.single_term & (np.abs(hi) >= self.smallest_normal)
+            magnitudes = np.where(relative, 0.0, magnitudes)
         return hi.reshape(self.shape), lo.reshape(self.shape), magnitudes.reshape(self.shape)
 
 
@@ -175,7 +185,15 @@ def compute(inputs: Inputs, conventions: Conventions | None = None) -> Reference
         terms.append(_flush_result(loss, flush_below))
         grads.append(_flush_result(grad, flush_below))
         grad_terms[i] = float(size)
-    return Reference(tuple(terms), tuple(grads), grad_terms, inputs.x.shape, flush_below)
+    return Reference(
+        tuple(terms),
+        tuple(grads),
+        grad_terms,
+        inputs.x.shape,
+        flush_below,
+        single_term=(y == 0) | (y == 1),
+        smallest_normal=fmt.smallest_normal,
+    )
 
 
 def _flush_result(value: mpmath.mpf, below: float) -> mpmath.mpf:

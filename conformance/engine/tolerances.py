@@ -37,6 +37,17 @@ So the error is measured in ULPs of M: the same budget of about six roundings an
 transcendental functions (8 ULPs), taken at the scale the difference is formed at. The
 error is reported in those ULPs (of max(|gradient|, M)). The division by n of mean is
 inside that budget.
+
+Except for hard labels: where the target is 0 or 1 one of the two terms is exactly 0, so
+the mathematics has no difference to cancel: the gradient is w sigmoid(x), -w pw
+sigmoid(-x), w / (1 - p) or -w / p, one transcendental function (sigmoid or a division)
+and at most four correctly rounded products (w, pw, 1/n), the same budget as an element
+of the loss. Where the exact gradient is a normal number in the dtype, its error is
+measured in ULPs of the gradient itself, within GRAD_ULPS: a 0, a wrong sign or a
+cancelled sigmoid(x) - 1 is a fail (TensorFlow's and optax's autodiff, and numpy.stable,
+meet it; PyTorch's documented sigmoid(x) - y does not). A subnormal exact gradient keeps
+the terms-scaled rule (flush-to-zero kernels legitimately return 0 there). The report gives
+a failing gradient's error in both units.
 """
 
 from __future__ import annotations

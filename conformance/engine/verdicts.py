@@ -4,7 +4,8 @@
 | pass            | within tolerance of the mathematical reference                       |
 | convention      | not the mathematics, but exactly the adapter's declared conventions  |
 | accepts_invalid | a value for input the API's own documentation calls invalid          |
-| fail            | neither: a wrong value, NaN/inf where the reference is finite, ...    |
+| fail            | neither: a wrong value, NaN/inf where the reference is finite, a     |
+|                 | result in another dtype than the input's                             |
 | error           | raised where a value was expected, or a value where an error was due |
 | skip            | not run here (framework missing, no GPU, an option the API lacks)    |
 
@@ -61,6 +62,11 @@ class Judgement:
     conventions: list[str] = field(default_factory=list)
     evidence: evidence.Evidence | None = None
     """The values compared with the mathematics (None when no value was compared)."""
+    result_dtype: str | None = None
+    """The dtype the framework returned the compared value in (None: not known)."""
+    outside: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """For a fail of an elementwise quantity: per element, outside tolerance of both the
+    mathematics and the conventions (what a known-bug condition must explain)."""
 
 
 @dataclass(frozen=True)
@@ -89,21 +95,42 @@ class Quantity:
 
 def _compare(
     got: np.ndarray, ref: Reference, quantity: Quantity, fmt: FloatFormat
-) -> tuple[Comparison, np.ndarray, np.ndarray]:
-    """The comparison, and the reference (hi, lo) it was made against."""
+) -> tuple[Comparison, np.ndarray, np.ndarray, np.ndarray | None]:
+    """The comparison, the reference (hi, lo) it was made against and the scale."""
     hi, lo, tol, scale = quantity.expected(ref)
-    return compare(got, hi, lo, tol, fmt, scale), hi, lo
+    return compare(got, hi, lo, tol, fmt, scale), hi, lo, scale
 
 
-def _describe_worst(got: np.ndarray, hi: np.ndarray, quantity: Quantity, cmp: Comparison) -> str:
+def _describe_worst(
+    got: np.ndarray,
+    hi: np.ndarray,
+    lo: np.ndarray,
+    scale: np.ndarray | None,
+    fmt: FloatFormat,
+    cmp: Comparison,
+) -> str:
     bad = np.flatnonzero(~cmp.within)
     index = int(bad[np.argmax(cmp.error_ulps[bad])]) if bad.size else 0
     flat_got = np.asarray(got, dtype=np.float64).reshape(-1)
+    expected = float(hi.reshape(-1)[index])
     where = f"element {index}: " if hi.size > 1 else ""
-    unit = "ULP of the terms" if quantity.grad else "ULP"
+    measured = f"{cmp.error_ulps[index]:.3g} ULP"
+    if scale is not None:  # a gradient: give its error in both units
+        terms = float(scale.reshape(-1)[index])
+        relative = compare(
+            flat_got[index : index + 1],
+            hi.reshape(-1)[index : index + 1],
+            lo.reshape(-1)[index : index + 1],
+            0.0,
+            fmt,
+        ).error_ulps[0]
+        if terms > abs(expected):
+            measured = f"{measured} of the terms' size {terms:.3g}; {relative:.3g} ULP of the value"
+        else:
+            measured = f"{measured} of the value (target 0 or 1: no cancellation)"
     return (
-        f"{where}got {float(flat_got[index])!r}, expected {float(hi.reshape(-1)[index])!r} "
-        f"({cmp.error_ulps[index]:.3g} {unit} > {cmp.tolerance_ulps[index]:.3g}); "
+        f"{where}got {float(flat_got[index])!r}, expected {expected!r} "
+        f"({measured} > {cmp.tolerance_ulps[index]:.3g}); "
         f"{bad.size} of {hi.size} outside tolerance"
     )
 
@@ -129,19 +156,47 @@ def judge(
         return _judge_expected_error(adapter, outcome, expect_error, quantity, fmt, convention_ref)
     if outcome.error is not None:
         return Judgement(Verdict.ERROR, f"raised {outcome.error}")
+    judgement = _judge_value(outcome, quantity, fmt, conv, math_ref, convention_ref, inputs)
+    returned = outcome.grad_dtype if quantity.grad else outcome.value_dtype
+    judgement.result_dtype = returned
+    if returned is None or returned == fmt.name:
+        return judgement
+    wrong_dtype = (
+        f"returned {returned} for {fmt.name} input; the API's result has its input's dtype"
+    )
+    if judgement.verdict is Verdict.FAIL:
+        judgement.detail = f"{judgement.detail}; {wrong_dtype}"
+        return judgement
+    judgement.detail = f"{wrong_dtype} (its value: {judgement.verdict.value})"
+    judgement.verdict = Verdict.FAIL
+    return judgement
+
+
+def _judge_value(
+    outcome: Outcome,
+    quantity: Quantity,
+    fmt: FloatFormat,
+    conv: Conventions,
+    math_ref: Callable[[], Reference],
+    convention_ref: Callable[[], Reference],
+    inputs: Inputs | None,
+) -> Judgement:
+    """The verdict on the value alone: pass, convention or fail."""
     got = np.asarray(outcome.grad if quantity.grad else outcome.value)  # validated: shaped
     ref = math_ref()
-    math_cmp, hi, lo = _compare(got, ref, quantity, fmt)
+    math_cmp, hi, lo, scale = _compare(got, ref, quantity, fmt)
     worst = int(np.argmax(math_cmp.error_ulps)) if math_cmp.error_ulps.size else 0
     error = math_cmp.max_error_ulps
     tolerance = float(math_cmp.tolerance_ulps[worst]) if got.size else None
     seen = evidence.collect(got, hi, lo, math_cmp, inputs if quantity.elementwise else None)
     if math_cmp.ok:
         return Judgement(Verdict.PASS, error_ulps=error, tolerance_ulps=tolerance, evidence=seen)
+    explained = math_cmp.within
     if conv.alters_values():
         conv_ref = convention_ref()
-        conv_cmp, _, _ = _compare(got, conv_ref, quantity, fmt)
-        if np.all(math_cmp.within | conv_cmp.within):
+        conv_cmp, _, _, _ = _compare(got, conv_ref, quantity, fmt)
+        explained = math_cmp.within | conv_cmp.within
+        if np.all(explained):
             needed = int(np.sum(~math_cmp.within))
             return Judgement(
                 Verdict.CONVENTION,
@@ -152,9 +207,14 @@ def judge(
                 conventions=conv.names(),
                 evidence=seen,
             )
-    detail = _describe_worst(got, hi, quantity, math_cmp)
+    detail = _describe_worst(got, hi, lo, scale, fmt, math_cmp)
     return Judgement(
-        Verdict.FAIL, detail, error_ulps=error, tolerance_ulps=tolerance, evidence=seen
+        Verdict.FAIL,
+        detail,
+        error_ulps=error,
+        tolerance_ulps=tolerance,
+        evidence=seen,
+        outside=~explained if quantity.elementwise else None,
     )
 
 
@@ -180,7 +240,7 @@ def _judge_expected_error(
             f"{expect_error}: returned {_short(got)} where the eager API raises (a compiled "
             "mode is held to its eager API's contract)",
         )
-    cmp, _, _ = _compare(got, convention_ref(), quantity, fmt)
+    cmp, _, _, _ = _compare(got, convention_ref(), quantity, fmt)
     if not cmp.ok:
         return Judgement(
             Verdict.ERROR,

@@ -111,6 +111,7 @@ def check_record(result: CheckResult, machine: str) -> dict[str, Any]:
         "error_ulps": json_float(j.error_ulps),
         "relative_error": json_float(j.evidence.max_relative_error if j.evidence else None),
         "tolerance_ulps": json_float(j.tolerance_ulps),
+        "result_dtype": j.result_dtype,
         "conventions": j.conventions,
         "detail": j.detail,
         "seconds": round(result.framework_seconds, 6),
