@@ -130,7 +130,10 @@ class NumpyStable(_NumpyFormula):
             formula = formulas.stable_logits_grad if grad else formulas.stable_logits
             pos_weight = "pw" if call.pos_weight is not None else "None"
             out = f"{formula.__name__}(np, x, y, {pos_weight})"
-        helper = formulas._sigmoid if formula is formulas.stable_logits_grad else formulas._xlogy
+        helper = {
+            formulas.stable_logits_grad: formulas._sigmoid,
+            formulas.stable_probs_grad: formulas._ratio,
+        }.get(formula, formulas._xlogy)
         weight = "w" if call.weight is not None else "None"
         used = [formulas._xlogy, helper, formula, formulas.masked_weighted]
         return f"masked_weighted(np, {out}, {weight})", list(dict.fromkeys(used))

@@ -34,7 +34,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from adapters.base import DEVICES, DTYPES
-from adapters.registry import AdapterSpecError, discover
+from adapters.registry import AdapterSpecError, discover, select
+from conformance import hunt
 from conformance.engine.cases import CASES_DIR, load_cases
 from conformance.engine.matrix import DEFAULT_DEVICES, PROFILES, Runner, build_plan, split_list
 from conformance.known_bugs import REGISTRY_PATH, KnownBugsError, load_known_bugs
@@ -189,6 +190,25 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--output", type=Path, default=Path("reports/bench.json"))
     _adapter_option(bench)
 
+    hunting = sub.add_parser(
+        "hunt",
+        help="search with hypothesis for inputs outside tolerance that no known bug explains; "
+        "writes a case file and reproducers (exit 1 when something is found)",
+    )
+    hunting.add_argument("--adapters", type=_csv(), help="comma-separated adapter name globs")
+    hunting.add_argument("--dtypes", type=_csv(DTYPES), default=["float32", "float64"])
+    hunting.add_argument(
+        "--seconds", type=float, default=20.0,
+        help="search time per adapter, form, dtype and quantity (default 20)",
+    )  # fmt: skip
+    hunting.add_argument(
+        "--ignore-known-bugs", action="store_true",
+        help="search past the known-bug registry: registered bugs are findings too",
+    )  # fmt: skip
+    hunting.add_argument("--output", type=Path, default=Path("reports/hunt"),
+                         help="folder for hunt.yaml, hunt.json and the reproducers")  # fmt: skip
+    _adapter_option(hunting)
+
     repro = sub.add_parser("repro", help="a self-contained snippet reproducing one check")
     repro.add_argument("check_id", metavar="CHECK_ID")
     repro.add_argument(
@@ -244,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              args.output, [_absolute_spec(s) for s in args.adapter])  # fmt: skip
         if args.command == "repro":
             return _repro(args)
+        if args.command == "hunt":
+            return _hunt(args)
         if args.command == "compare":
             return _compare(args)
         if args.command == "merge":
@@ -397,6 +419,36 @@ def _repro(args: argparse.Namespace) -> int:
         raise UsageError(f"{record['adapter']} cannot write a reproducer")
     sys.stdout.write(snippet)
     return 0
+
+
+def _hunt(args: argparse.Namespace) -> int:
+    """Search, then run the findings' case file like any other and write reproducers."""
+    specs = [_absolute_spec(spec) for spec in args.adapter]
+    adapters = select(discover(specs).adapters, args.adapters)
+    findings = hunt.hunt(adapters, args.dtypes, args.seconds, known_bugs=not args.ignore_known_bugs)
+    args.output.mkdir(parents=True, exist_ok=True)
+    cases_path = args.output / "hunt.yaml"
+    hunt.write_cases(findings, cases_path)
+    if not findings:
+        print(f"hunt: nothing outside tolerance that the registry does not explain ({cases_path})")
+        return 0
+    report_path = args.output / "hunt.json"
+    names = ",".join(sorted({f.adapter for f in findings}))
+    main(["run", "--profile", "full", "--devices", "cpu", "--cases", str(cases_path),
+          "--adapters", names, "--output", str(report_path)]
+         + [f"--adapter={spec}" for spec in specs])  # fmt: skip
+    report = load_report(report_path)
+    reproducers = Reproducers(report, case_paths=[cases_path], extra_adapters=specs)
+    for record in report["checks"]:
+        if record["verdict"] in ("fail", "error"):
+            snippet = reproducers(record)
+            if snippet is not None:
+                name = record["case"].split("/")[-1] + (
+                    "-grad" if record["quantity"] == "grad" else ""
+                )
+                write_bytes_atomic(args.output / f"{name}.py", snippet.encode("utf-8"))
+    print(f"hunt: {len(findings)} finding(s): {cases_path}, reproducers in {args.output}")
+    return 1
 
 
 def _compare(args: argparse.Namespace) -> int:

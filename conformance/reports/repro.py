@@ -50,11 +50,16 @@ class Reproducers:
     """Writes the reproducers of one report's checks (adapters and cases loaded once)."""
 
     def __init__(
-        self, report: dict[str, Any] | None = None, case_paths: Sequence[Path] | None = None
+        self,
+        report: dict[str, Any] | None = None,
+        case_paths: Sequence[Path] | None = None,
+        extra_adapters: Sequence[str] = (),
     ) -> None:
         """Inputs come from ``case_paths``, else from the case paths the report's runs
-        used (those that exist here), else from the shipped cases."""
+        used (those that exist here), else from the shipped cases. ``extra_adapters``:
+        plug-in specs (``module:object``) besides the built-in and installed adapters."""
         self.report = report
+        self._extra_adapters = list(extra_adapters)
         if not case_paths:
             named = dict.fromkeys(p for run in (report or {}).get("runs", [])
                                   for p in run["options"].get("cases", []))  # fmt: skip
@@ -67,7 +72,7 @@ class Reproducers:
 
     @cached_property
     def adapters(self) -> dict[str, Adapter]:
-        return {a.name: a for a in discover().adapters}
+        return {a.name: a for a in discover(self._extra_adapters).adapters}
 
     def check(self, check_id: str) -> Check:
         """The check an id names: ``adapter-device-dtype-case:reduction[:grad]``."""
