@@ -13,6 +13,7 @@ unavailable (with the reason) instead of breaking the suite.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 from collections.abc import Callable
@@ -28,6 +29,18 @@ REDUCTIONS: tuple[Reduction, ...] = ("none", "mean", "sum")
 DTYPES: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
 DEVICES: tuple[str, ...] = ("cpu", "gpu")
 ClipGradient = Literal["inclusive", "minmax"]
+
+
+@functools.cache
+def _installed_version(distributions: tuple[str, ...]) -> str:
+    """The version of the first of ``distributions`` installed ("" for none); read once per
+    process: the registry asks for it for every check it names."""
+    for dist in distributions:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return ""
 
 
 def in_result_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
@@ -222,12 +235,7 @@ class Adapter:
 
     def version(self) -> str:
         """Version of the framework distribution, read from metadata (no import)."""
-        for dist in self.distribution:
-            try:
-                return importlib.metadata.version(dist)
-            except importlib.metadata.PackageNotFoundError:
-                continue
-        return ""
+        return _installed_version(tuple(self.distribution))
 
     def devices(self) -> list[str]:
         """Devices this adapter can run on here; imports the framework."""

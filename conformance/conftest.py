@@ -123,10 +123,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if plan is None or filtered:
         return
     explained = config._bce_used_bugs  # type: ignore[attr-defined]
+    fields = [check_fields(c) for c in plan.checks]
     for bug in config._bce_bugs:  # type: ignore[attr-defined]
         if bug in explained or all(c.startswith("properties/") for c in bug.case):
             continue  # the property tests check their own entries
-        named = any(bug.matches(**check_fields(c)) for c in plan.checks)
+        named = any(bug.matches(**f) for f in fields)
         problem = "explained no failure in this run" if named else "names no check"
         terminalreporter.write_line(
             f"known_bugs.yaml: entry {problem} (stale?): {bug.adapter} / {bug.case}",

@@ -44,7 +44,8 @@ def summary_table(report: dict[str, Any]) -> str:
         if index == 0:
             lines.append("  ".join("-" * w for w in widths))
     lines.append("(conform: pass + convention, of the checks that ran; last columns: worst error")
-    lines.append(" in ULPs among passing checks, gradients in ULPs of the size of their two terms)")
+    lines.append(" in ULPs among passing checks; gradients in ULPs of their two terms' size, or of")
+    lines.append(" the gradient itself where the target is 0 or 1)")
     lines.append("")
     lines.extend(_run_line(run) for run in report["runs"])
     if not report["complete"]:
