@@ -21,10 +21,9 @@ from adapters.base import DTYPES, Adapter, Call, Outcome
 from adapters.registry import LoadProblem, discover, select
 from conformance import known_bugs
 from conformance.engine.cases import CASES_DIR, Case, CaseError, load_cases
-from conformance.engine.comparison import compare
 from conformance.engine.dtypes import float_format
 from conformance.engine.reference import Inputs, ReferenceCache
-from conformance.engine.verdicts import Judgement, Quantity, Verdict, judge
+from conformance.engine.verdicts import Judgement, Quantity, Verdict, judge, meets
 
 DEFAULT_DEVICES = ("cpu", "gpu")
 PROFILES = ("quick", "full")
@@ -254,18 +253,12 @@ class Runner:
         the tolerance of ``dtype`` (a result silently computed in a lower precision)."""
         if outcome.error is not None:
             return False
-        quantity = Quantity(check.reduction, check.grad)
         got = np.asarray(outcome.grad if check.grad else outcome.value)
-        fmt = float_format(dtype)
         conventions = check.adapter.conventions
         references = [self.references.get(inputs)]
         if conventions.alters_values():
             references.append(self.references.get(inputs, conventions))
-        for reference in references:
-            hi, lo, tolerance, scale = quantity.expected(reference)
-            if compare(got, hi, lo, tolerance, fmt, scale).ok:
-                return True
-        return False
+        return meets(got, Quantity(check.reduction, check.grad), float_format(dtype), references)
 
 
 def check_fields(check: Check) -> dict[str, str]:

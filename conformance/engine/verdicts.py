@@ -101,6 +101,13 @@ def _compare(
     return compare(got, hi, lo, tol, fmt, scale), hi, lo, scale
 
 
+def meets(
+    got: np.ndarray, quantity: Quantity, fmt: FloatFormat, references: list[Reference]
+) -> bool:
+    """Whether ``got`` is within ``fmt``'s tolerance of any of ``references``."""
+    return any(_compare(got, reference, quantity, fmt)[0].ok for reference in references)
+
+
 def _describe_worst(
     got: np.ndarray,
     hi: np.ndarray,
