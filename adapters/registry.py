@@ -38,6 +38,7 @@ BUILTIN_MODULES = (
     "adapters.jax_bce",
     "adapters.numpy_bce",
     "adapters.keras_backends",
+    "adapters.pipelines",
 )
 
 

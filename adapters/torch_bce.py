@@ -245,7 +245,8 @@ class _TorchCompiled(CompiledMixin, _TorchAdapter):
     def _loss(self, torch: Any, **options: Any) -> Callable[[Any, Any], Any]:
         if "with_logits" not in self.functional:
             options.pop("pos_weight")
-        compiled = self.compiled(self.functional, lambda: _torch_compile(torch, self.functional))
+        function = getattr(torch.nn.functional, self.functional)
+        compiled = self.compiled(self.functional, lambda: _torch_compile(torch, function))
         return partial(compiled, **options)
 
     def _expression(self, call: Call) -> str:
@@ -254,8 +255,8 @@ class _TorchCompiled(CompiledMixin, _TorchAdapter):
         return f"{compiled}(x_t, y_t, {options})"
 
 
-def _torch_compile(torch: Any, functional: str) -> Any:
-    """torch.compile of torch.nn.functional.<functional>, for every signature of the matrix.
+def _torch_compile(torch: Any, function: Callable[..., Any]) -> Any:
+    """torch.compile of ``function``, for every signature of the matrix.
 
     Past dynamo's recompile limit (8 graphs per function) torch.compile silently runs the
     eager code instead, so the matrix's many signatures would end up measuring eager
@@ -264,7 +265,7 @@ def _torch_compile(torch: Any, functional: str) -> Any:
     config.recompile_limit = 100_000
     config.accumulated_recompile_limit = 100_000
     config.fail_on_recompile_limit_hit = True
-    return torch.compile(getattr(torch.nn.functional, functional), dynamic=True)
+    return torch.compile(function, dynamic=True)
 
 
 class TorchCompiledBinaryCrossEntropy(_TorchCompiled):

@@ -32,6 +32,15 @@ EXPECTED = {
     "torch.compile(F.binary_cross_entropy_with_logits)",
     "jax.jit(optax.sigmoid_binary_cross_entropy)",
     "tf.function(jit_compile=True)(tf.nn.sigmoid_cross_entropy_with_logits)",
+    # pipelines: a sigmoid, then BCE on probabilities (adapters/pipelines.py)
+    "torch.sigmoid+F.binary_cross_entropy",
+    "nn.Sequential(nn.Sigmoid())+nn.BCELoss",
+    "torch.compile(torch.sigmoid+F.binary_cross_entropy)",
+    "keras.activations.sigmoid+BinaryCrossentropy",
+    "tf.function(keras.activations.sigmoid+BinaryCrossentropy)",
+    "tf.function(jit_compile=True)(keras.activations.sigmoid+BinaryCrossentropy)",
+    "jax.nn.sigmoid+jax.numpy.textbook",
+    "jax.jit(jax.nn.sigmoid+jax.numpy.textbook)",
 } | {
     f"keras.ops.binary_crossentropy{form}@{backend}"
     for backend in ("jax", "torch", "tensorflow", "numpy")

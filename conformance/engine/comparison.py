@@ -7,6 +7,8 @@ Rules for an element:
 The error is |(got - hi) - lo| / ulp(hi), or / ulp(scale) where the quantity is rounded at a
 larger scale than its value (a gradient formed as a difference); got - hi is exact when
 they are close (Sterbenz), so this measures float64 results to a fraction of an ULP.
+A reference with a width (``slack``: a pipeline's sigmoid within its error budget) is an
+interval: the error is the distance beyond it, and an infinite width admits any number.
 """
 
 from __future__ import annotations
@@ -45,8 +47,10 @@ def compare(
     tolerance: float,
     fmt: FloatFormat,
     scale: np.ndarray | None = None,
+    slack: np.ndarray | None = None,
 ) -> Comparison:
-    """Errors in ULPs of the reference, or of ``scale`` (>= |reference|) where given."""
+    """Errors in ULPs of the reference, or of ``scale`` (>= |reference|) where given,
+    beyond ``slack`` (the reference's own half-width, absolute) where given."""
     got = np.asarray(got, dtype=np.float64).reshape(-1)
     hi = np.asarray(hi, dtype=np.float64).reshape(-1)
     lo = np.asarray(lo, dtype=np.float64).reshape(-1)
@@ -54,9 +58,12 @@ def compare(
     with np.errstate(invalid="ignore", over="ignore"):
         rounded = fmt.round(hi).astype(np.float64)
         special = np.isnan(hi) | ~np.isfinite(rounded)
-        error = np.abs((got - hi) - lo) / fmt.ulp(basis)
-    error = np.where(np.isfinite(got), error, np.inf)
+        width = 0.0 if slack is None else np.asarray(slack, dtype=np.float64).reshape(-1)
+        error = np.maximum(np.abs((got - hi) - lo) - width, 0.0) / fmt.ulp(basis)
+    unbounded = np.isinf(width) & ~np.isnan(got)  # a sigmoid in budget can make it anything
+    error = np.where(unbounded, 0.0, np.where(np.isfinite(got), error, np.inf))
     same_special = (np.isnan(hi) & np.isnan(got)) | (~np.isnan(hi) & (got == rounded))
+    same_special |= unbounded
     error = np.where(special, np.where(same_special, 0.0, np.inf), error)
     within = np.where(special, same_special, error <= tolerance)
     return Comparison(within=within, error_ulps=error, tolerance_ulps=np.full(hi.shape, tolerance))

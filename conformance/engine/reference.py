@@ -42,6 +42,7 @@ import numpy as np
 
 from adapters.base import Conventions
 from conformance.engine.dtypes import FloatFormat, float_format
+from conformance.engine.tolerances import SIGMOID_ULPS
 
 PRECISION_BITS = 128
 _CTX = mpmath.MPContext()
@@ -78,11 +79,14 @@ class Inputs:
 
 @dataclass(frozen=True)
 class Element:
-    """One element: its loss, its derivative, and the size of the derivative's terms."""
+    """One element: its loss, its derivative, and the size of the derivative's terms;
+    for a pipeline, how far the loss and derivative may move over the sigmoid's error."""
 
     loss: mpmath.mpf
     grad: mpmath.mpf
     grad_terms: mpmath.mpf
+    loss_slack: float = 0.0
+    grad_slack: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,24 @@ class Reference:
     gradient itself involves no cancellation (tolerances.py)."""
     smallest_normal: float = 0.0
     """The dtype's smallest normal number."""
+    loss_slack: np.ndarray | None = None
+    """Per element (weighted): how far the loss moves when a pipeline's sigmoid is anywhere
+    within its error budget (tolerances.SIGMOID_ULPS); None: no pipeline, no slack."""
+    grad_slack: np.ndarray | None = None
+
+    def slack(self, reduction: str, grad: bool) -> np.ndarray:
+        """The reference's own width for a quantity: a value within this absolute distance
+        of the reference is exact for some sigmoid within its budget (0 without one)."""
+        per_element = self.grad_slack if grad else self.loss_slack
+        if per_element is None:
+            per_element = np.zeros(len(self.terms))
+        n = max(len(self.terms), 1)
+        if grad:
+            return (per_element / n if reduction == "mean" else per_element).reshape(self.shape)
+        if reduction == "none":
+            return per_element.reshape(self.shape)
+        total = float(np.sum(per_element))
+        return np.array(total / n if reduction == "mean" else total)
 
     def elementwise(self) -> tuple[np.ndarray, np.ndarray]:
         hi, lo = _split(self.terms)
@@ -174,17 +196,23 @@ def compute(inputs: Inputs, conventions: Conventions | None = None) -> Reference
     evaluate = _probs_element if inputs.form == "probs" else _logits_element
     flush_below = _flush_threshold(fmt) if conv.flush_subnormals else 0.0
     terms, grads = [], []
-    grad_terms = np.empty(x.size)
+    grad_terms, loss_slack, grad_slack = np.empty(x.size), np.zeros(x.size), np.zeros(x.size)
     for i in range(x.size):
         pw_i = 1.0 if pw is None else float(pw[i])
         e = evaluate(float(x[i]), float(y[i]), pw_i, fmt, conv, conventions is not None)
         loss, grad, size = e.loss, e.grad, e.grad_terms
+        weight_size = 1.0
         if w is not None:
             weight = _CTX.mpf(float(w[i]))
             loss, grad, size = _times(weight, loss), _times(weight, grad), abs(weight) * size
+            weight_size = abs(float(w[i]))
         terms.append(_flush_result(loss, flush_below))
         grads.append(_flush_result(grad, flush_below))
         grad_terms[i] = float(size)
+        if e.loss_slack or e.grad_slack:
+            loss_slack[i] = _times_slack(weight_size, e.loss_slack)
+            grad_slack[i] = _times_slack(weight_size, e.grad_slack)
+    pipeline = conv.logits_through_probabilities and inputs.form == "logits"
     return Reference(
         tuple(terms),
         tuple(grads),
@@ -193,7 +221,14 @@ def compute(inputs: Inputs, conventions: Conventions | None = None) -> Reference
         flush_below,
         single_term=(y == 0) | (y == 1),
         smallest_normal=fmt.smallest_normal,
+        loss_slack=loss_slack if pipeline else None,
+        grad_slack=grad_slack if pipeline else None,
     )
+
+
+def _times_slack(weight: float, slack: float) -> float:
+    """|w| times a slack, with 0 * inf = 0 (a zero weight leaves nothing uncertain)."""
+    return 0.0 if weight == 0 else weight * slack
 
 
 def _flush_result(value: mpmath.mpf, below: float) -> mpmath.mpf:
@@ -318,14 +353,68 @@ def _logits_element(
     y = _flush(y, fmt, conv)
     sp_pos, sp_neg, sig_pos, sig_neg = _softplus_and_sigmoid(x)
     if conv.logits_through_probabilities:
-        # p = sigmoid(x) in the dtype, then the probability formula; dp/dx = p (1 - p)
-        p = float(fmt.round(np.float64(float(sig_pos))))
-        e = _probs_element(p, y, pw, fmt, conv, as_framework)
-        slope = sig_pos * sig_neg
-        return Element(e.loss, _times(slope, e.grad), slope * e.grad_terms)
+        return _through_sigmoid(float(sig_pos), y, pw, fmt, conv, as_framework)
     mp_y, mp_pw = _CTX.mpf(y), _CTX.mpf(pw)
     loss = _times(_ONE - mp_y, sp_pos) + _times(mp_pw * mp_y, sp_neg)
     grad = _times(_ONE - mp_y, sig_pos) - _times(mp_pw * mp_y, sig_neg)
     # the documented form sigmoid(x) (1 + (pw - 1) y) - pw y: the scale it rounds at
     terms = abs(sig_pos * (1 + (mp_pw - 1) * mp_y)) + abs(mp_pw * mp_y)
     return Element(loss, grad, terms)
+
+
+def _through_sigmoid(
+    sigmoid: float, y: float, pw: float, fmt: FloatFormat, conv: Conventions, as_framework: bool
+) -> Element:
+    """A pipeline: p = sigmoid(x) in the dtype, then the probability formula with the
+    conventions; dp/dx = p (1 - p) on that rounded p, the sigmoid backward PyTorch
+    (sigmoid_backward(grad, result)), TensorFlow (SigmoidGrad: y (1 - y)) and JAX
+    (logistic's JVP: ans (1 - ans)) implement. The frameworks' sigmoids are not correctly
+    rounded: every p within SIGMOID_ULPS of the correctly rounded one is as right, and the
+    slack is how far the loss and the gradient move over them (tolerances.py)."""
+    rounded = float(fmt.round(np.float64(sigmoid)))
+    candidates = _neighbours(rounded, fmt, SIGMOID_ULPS)
+    evaluated = [_chain_sigmoid(p, y, pw, fmt, conv, as_framework) for p in candidates]
+    centre = evaluated[candidates.index(rounded)]
+    return Element(
+        centre.loss,
+        centre.grad,
+        centre.grad_terms,
+        loss_slack=_spread(centre.loss, [e.loss for e in evaluated]),
+        grad_slack=_spread(centre.grad, [e.grad for e in evaluated]),
+    )
+
+
+def _chain_sigmoid(
+    p: float, y: float, pw: float, fmt: FloatFormat, conv: Conventions, as_framework: bool
+) -> Element:
+    """The probability formula at the pipeline's p, its gradient times p (1 - p)."""
+    e = _probs_element(p, y, pw, fmt, conv, as_framework)
+    slope = _CTX.mpf(p) * (_ONE - _CTX.mpf(p))
+    return Element(e.loss, _times(slope, e.grad), slope * e.grad_terms)
+
+
+def _neighbours(p: float, fmt: FloatFormat, ulps: int) -> list[float]:
+    """``p`` and the numbers of the dtype up to ``ulps`` steps either side, within [0, 1]."""
+    out = [p]
+    for bound in (1.0, 0.0):
+        q, towards = fmt.numpy.type(p), fmt.numpy.type(bound)
+        for _ in range(ulps):
+            if q == towards:
+                break
+            q = np.nextafter(q, towards)
+            out.append(float(q))
+    return out
+
+
+def _spread(centre: mpmath.mpf, values: list[mpmath.mpf]) -> float:
+    """The largest distance from ``centre`` to ``values`` (inf when one is non-finite where
+    the centre is finite, or the other way round; NaN-free by construction)."""
+    widest = 0.0
+    for v in values:
+        if _CTX.isnan(v) or _CTX.isnan(centre):
+            continue
+        if _CTX.isinf(v) or _CTX.isinf(centre):
+            widest = widest if v == centre else float("inf")
+            continue
+        widest = max(widest, float(abs(v - centre)))
+    return widest

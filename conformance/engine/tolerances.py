@@ -59,3 +59,20 @@ GRAD_ULPS = 8.0
 def reduction_tolerance(n: int, reduction: str) -> float:
     """Allowed error of a sum or mean of ``n`` non-negative terms, in ULPs of the dtype."""
     return 2 * ELEMENT_ULPS + max(n - 1, 0) + (1.0 if reduction == "mean" else 0.0)
+
+
+SIGMOID_ULPS = 2
+"""How far a framework's sigmoid may be from the correctly rounded sigmoid, in ULPs of p.
+
+A pipeline (sigmoid, then BCE on probabilities) rounds p = sigmoid(x) to the dtype before
+BCE sees it, and BCE is ill-conditioned in p near its ends: d/dp of -log(1 - p) is
+1 / (1 - p), so one ULP of p near 1 moves the loss by up to a whole unit (float32, x = 16:
+1 - p is a few ULPs). No fixed number of ULPs of the loss covers that; the reference instead
+admits every p within SIGMOID_ULPS of the correctly rounded sigmoid and evaluates the BCE
+at each (``reference._through_sigmoid``): the loss or gradient must be within its usual
+tolerance of that range. The budget: the kernels compute 1 / (1 + exp(-x)) (or
+exp(x) / (1 + exp(x)) for x < 0): exp within 1 ULP (SLEEF u10, glibc, XLA's and Eigen's
+polynomial exp), whose relative error shrinks in 1 + e, then an add and a divide of 0.5 ULP
+each: under 2 ULPs before the final rounding, which SIGMOID_ULPS = 2 steps of the dtype
+cover. Half precision computes this in float32 and rounds once: within 1 ULP.
+"""

@@ -81,24 +81,28 @@ class Quantity:
         """Each compared value belongs to one input element (every gradient does)."""
         return self.grad or self.reduction == "none"
 
-    def expected(self, ref: Reference) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None]:
-        """(hi, lo, tolerance in ULPs, the scale the ULPs are taken at; None: the value)."""
+    def expected(
+        self, ref: Reference
+    ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None, np.ndarray]:
+        """(hi, lo, tolerance in ULPs, the scale the ULPs are taken at (None: the value),
+        the reference's own width (Reference.slack))."""
+        slack = ref.slack(self.reduction, self.grad)
         if self.grad:
             hi, lo, terms = ref.gradient(self.reduction)
-            return hi, lo, GRAD_ULPS, terms
+            return hi, lo, GRAD_ULPS, terms, slack
         if self.reduction == "none":
             hi, lo = ref.elementwise()
-            return hi, lo, ELEMENT_ULPS, None
+            return hi, lo, ELEMENT_ULPS, None, slack
         hi, lo = ref.reduced(self.reduction)
-        return hi, lo, reduction_tolerance(len(ref.terms), self.reduction), None
+        return hi, lo, reduction_tolerance(len(ref.terms), self.reduction), None, slack
 
 
 def _compare(
     got: np.ndarray, ref: Reference, quantity: Quantity, fmt: FloatFormat
 ) -> tuple[Comparison, np.ndarray, np.ndarray, np.ndarray | None]:
     """The comparison, the reference (hi, lo) it was made against and the scale."""
-    hi, lo, tol, scale = quantity.expected(ref)
-    return compare(got, hi, lo, tol, fmt, scale), hi, lo, scale
+    hi, lo, tol, scale, slack = quantity.expected(ref)
+    return compare(got, hi, lo, tol, fmt, scale, slack), hi, lo, scale
 
 
 def meets(

@@ -1,0 +1,316 @@
+"""Pipelines as users write them: a sigmoid, then BCE on the probabilities.
+
+Tutorials and models rarely call BCE on numbers they made by hand: a network ends in a
+sigmoid and its output goes to the probability loss. Each adapter here takes logits and
+runs that pipeline in one framework's idiom, eager and compiled:
+
+- PyTorch: ``F.binary_cross_entropy(torch.sigmoid(x), y)``,
+  ``nn.BCELoss()(nn.Sequential(nn.Sigmoid())(x), y)`` and ``torch.compile`` of the first.
+- Keras/TensorFlow: ``BinaryCrossentropy()(y, keras.activations.sigmoid(x))`` eager, in
+  ``tf.function`` and in ``tf.function(jit_compile=True)`` (XLA). Keras does not round
+  the sigmoid here by design: ``keras.activations.sigmoid`` tags its output with its logits
+  and the TensorFlow backend's ``binary_crossentropy`` computes from those, "to prevent
+  collapsing zero when training" (``_get_logits``); its reference is therefore the fused
+  ``sigmoid_cross_entropy_with_logits`` it calls (measured: x = 88, y = 1 in float32 gives
+  the with-logits 0, flushed from 6e-39, not the clipped pipeline's 1.2e-7).
+- JAX: ``-(y log s + (1 - y) log(1 - s))`` with ``s = jax.nn.sigmoid(x)``, eager and under
+  ``jax.jit`` (``optax.sigmoid_binary_cross_entropy`` is the fused loss it is compared with).
+
+Their reference is the mathematics of the pipeline in the check's dtype (the convention
+``logits-through-sigmoid``): p = sigmoid(x) rounded to the dtype, then BCE with the
+probability API's own conventions (PyTorch's log floor of -100, Keras's clip to
+[1e-7, 1 - 1e-7]); its gradient is the chain rule through p (1 - p) on that rounded p. Every
+framework documents the pipeline as less stable than its fused loss (the ``nn.BCELoss`` docs:
+"This version is more numerically stable than using a plain Sigmoid followed by a BCELoss";
+Keras: "using from_logits=True may be more numerically stable"), so a value the fused loss
+would get right and the pipeline cannot is a ``convention``, with that evidence; a value
+wrong even for the pipeline is a ``fail``. Because each compiled pipeline is held to the
+same reference as its eager twin, eager and compiled runs of one pipeline agree within that
+reference's tolerance or one of them is reported. The frameworks' sigmoids are not
+correctly rounded: ``tolerances.SIGMOID_ULPS`` says how much of that is admitted and why.
+
+Pipelines take no ``pos_weight``: BCE on probabilities has none. Known bugs of the loss a
+pipeline calls are registered for the pipeline too (``conformance/known_bugs.yaml``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from adapters import formulas
+from adapters.base import Call, Conventions, Prepared
+from adapters.compiled import CompiledMixin
+from adapters.jax_bce import _XLA_FTZ, MEMORY, _jax, _JaxAdapter
+from adapters.tensorflow_bce import (
+    _KERAS_REDUCTION,
+    KERAS_DOMAIN,
+    TF_LOGITS_CONVENTIONS,
+    _device,
+    _keras_backend_problem,
+    _results,
+    _synchronizer,
+    _tensorflow,
+    _TensorflowAdapter,
+)
+from adapters.torch_bce import (
+    COMPILED_PROBS_CONVENTIONS,
+    PROBS_CONVENTIONS,
+    _torch_compile,
+    _TorchAdapter,
+)
+
+_BCELOSS_DOC = (
+    "https://pytorch.org/docs/stable/generated/torch.nn.BCEWithLogitsLoss.html ('more "
+    "numerically stable than using a plain Sigmoid followed by a BCELoss')"
+)
+_KERAS_RECOVERS_LOGITS = (
+    "https://github.com/keras-team/keras/blob/master/keras/src/backend/tensorflow/nn.py "
+    "_get_logits: an output made by keras.activations.sigmoid carries its logits "
+    "(_keras_logits) and binary_crossentropy computes from them 'in order to prevent "
+    "collapsing zero when training'"
+)
+_SIGMOID_GRAD = (
+    "https://github.com/pytorch/pytorch/blob/main/tools/autograd/derivatives.yaml sigmoid: "
+    "sigmoid_backward(grad, result); tensorflow/python/ops/math_grad.py _SigmoidGrad; "
+    "jax/_src/lax/special.py logistic: ans * (1 - ans)"
+)
+
+
+def through_sigmoid(conventions: Conventions, doc: str) -> Conventions:
+    """A probability API's conventions, reached through a sigmoid in the dtype: the
+    sigmoid's output is always in [0, 1], so no probability range check can fire."""
+    return replace(
+        conventions,
+        logits_through_probabilities=True,
+        checks_probability_range=False,
+        sources=(doc, _SIGMOID_GRAD, *conventions.sources),
+    )
+
+
+# -- PyTorch -------------------------------------------------------------------------------
+
+
+class _TorchPipeline(_TorchAdapter):
+    forms = frozenset({"logits"})
+    conventions = through_sigmoid(PROBS_CONVENTIONS, _BCELOSS_DOC)
+
+    def _loss(self, torch: Any, **options: Any) -> Callable[[Any, Any], Any]:
+        options.pop("pos_weight")
+        bce = partial(torch.nn.functional.binary_cross_entropy, **options)
+        return lambda x, y: bce(torch.sigmoid(x), y)
+
+    def _expression(self, call: Call) -> str:
+        options = self._options(call, False)
+        return f"torch.nn.functional.binary_cross_entropy(torch.sigmoid(x_t), y_t, {options})"
+
+
+class TorchSigmoidThenBinaryCrossEntropy(_TorchPipeline):
+    name = "torch.sigmoid+F.binary_cross_entropy"
+    api = "torch.nn.functional.binary_cross_entropy(torch.sigmoid(x), y, weight=w, reduction=r)"
+
+
+class TorchSequentialSigmoidBCELoss(_TorchPipeline):
+    name = "nn.Sequential(nn.Sigmoid())+nn.BCELoss"
+    api = "torch.nn.BCELoss(weight=w, reduction=r)(torch.nn.Sequential(torch.nn.Sigmoid())(x), y)"
+
+    def _loss(self, torch: Any, **options: Any) -> Callable[[Any, Any], Any]:
+        options.pop("pos_weight")
+        model, loss = torch.nn.Sequential(torch.nn.Sigmoid()), torch.nn.BCELoss(**options)
+        return lambda x, y: loss(model(x), y)
+
+    def _expression(self, call: Call) -> str:
+        options = self._options(call, False)
+        model = "torch.nn.Sequential(torch.nn.Sigmoid())"
+        return f"torch.nn.BCELoss({options})({model}(x_t), y_t)"
+
+
+def _sigmoid_then_bce(x: Any, y: Any, **options: Any) -> Any:
+    """The pipeline torch.compile compiles (a module-level function: one graph cache)."""
+    import torch
+
+    return torch.nn.functional.binary_cross_entropy(torch.sigmoid(x), y, **options)
+
+
+class TorchCompiledSigmoidThenBinaryCrossEntropy(CompiledMixin, _TorchPipeline):
+    """torch.compile (inductor) of the pipeline, at float32 like the compiled losses: the
+    sigmoid and the BCE fuse into one kernel, so the p it rounds may differ from eager's."""
+
+    name = "torch.compile(torch.sigmoid+F.binary_cross_entropy)"
+    api = "torch.compile(lambda x, y: F.binary_cross_entropy(torch.sigmoid(x), y, ...))(x, y)"
+    conventions = through_sigmoid(COMPILED_PROBS_CONVENTIONS, _BCELOSS_DOC)
+    eager_conventions = _TorchPipeline.conventions  # held to eager's target range check
+    track_grad = True  # one graph per signature, as compiled training runs it
+
+    def dtypes(self) -> list[str]:
+        return ["float32"]
+
+    def _loss(self, torch: Any, **options: Any) -> Callable[[Any, Any], Any]:
+        options.pop("pos_weight")
+        compiled = self.compiled("pipeline", lambda: _torch_compile(torch, _sigmoid_then_bce))
+        return partial(compiled, **options)
+
+    def _expression(self, call: Call) -> str:
+        options = self._options(call, False)
+        pipeline = "lambda x, y, **o: F.binary_cross_entropy(torch.sigmoid(x), y, **o)"
+        return f"torch.compile({pipeline}, dynamic=True)(x_t, y_t, {options})"
+
+
+# -- Keras / TensorFlow --------------------------------------------------------------------
+
+
+class KerasSigmoidThenBinaryCrossentropy(_TensorflowAdapter):
+    """Keras's BinaryCrossentropy on keras.activations.sigmoid(x), run eagerly; the
+    subclasses trace it with tf.function. The targets and weights are arguments of the
+    pipeline, not constants baked into it, so one trace serves every check of a signature."""
+
+    name = "keras.activations.sigmoid+BinaryCrossentropy"
+    api = "tf.keras.losses.BinaryCrossentropy(reduction=r)(y, tf.keras.activations.sigmoid(x))"
+    forms = frozenset({"logits"})
+    conventions = replace(
+        TF_LOGITS_CONVENTIONS,
+        documented_domain=KERAS_DOMAIN,
+        sources=(_KERAS_RECOVERS_LOGITS, *TF_LOGITS_CONVENTIONS.sources),
+    )
+    mode: str = "eager"
+    """eager, tf.function or XLA."""
+
+    def device_unavailable(self, device: str) -> str | None:
+        return _keras_backend_problem(_tensorflow()) or super().device_unavailable(device)
+
+    def prepare(self, call: Call) -> Prepared:
+        tf = _tensorflow()
+        device = _device(call)
+        with tf.device(device):
+            x = tf.constant(call.input)
+            y = tf.constant(call.target[..., np.newaxis])
+            weight = None
+            if call.weight is not None:  # Keras aligns sample_weight with leading axes
+                weight = tf.constant(np.broadcast_to(call.weight, call.input.shape))
+        pipeline = self._pipeline(tf, call)
+        synchronize = _synchronizer(tf, call)
+
+        def execute() -> tuple[Any, Any]:
+            with tf.device(device):
+                with tf.GradientTape() as tape:
+                    tape.watch(x)
+                    loss = pipeline(x, y, weight)
+                grad = tape.gradient(loss, x) if call.grad else None
+            synchronize()
+            return loss, grad
+
+        return Prepared(execute, lambda done: _results(tf, *done))
+
+    def _pipeline(self, tf: Any, call: Call) -> Callable[[Any, Any, Any], Any]:
+        bce = tf.keras.losses.BinaryCrossentropy(
+            reduction=_KERAS_REDUCTION[call.reduction], dtype=call.dtype
+        )
+
+        def pipeline(x: Any, y: Any, weight: Any) -> Any:
+            p = tf.keras.activations.sigmoid(tf.expand_dims(x, -1))
+            return bce(y, p, sample_weight=weight)
+
+        return pipeline
+
+    def _imports(self) -> list[str]:
+        pin = 'os.environ["KERAS_BACKEND"] = "tensorflow"  # tf.keras is Keras 3'
+        return ["import os", "", pin, "import tensorflow as tf"]
+
+    def _body(self, call: Call) -> list[str]:
+        options = f"reduction={_KERAS_REDUCTION[call.reduction]!r}, dtype={call.dtype!r}"
+        weight = ", sample_weight=w_t" if call.weight is not None else ""
+        lines = ["    w_t = tensor(np.broadcast_to(w, x.shape))"] if call.weight is not None else []
+        decorator = {"eager": [], "tf.function": ["    @tf.function"]}.get(
+            self.mode, ["    @tf.function(jit_compile=True)"]
+        )
+        lines += [
+            f"    bce = tf.keras.losses.BinaryCrossentropy({options})",
+            *decorator,
+            "    def pipeline(x_t):",
+            "        p_t = tf.keras.activations.sigmoid(tf.expand_dims(x_t, -1))",
+            f"        return bce(y_t[..., tf.newaxis], p_t{weight})",
+            "",
+            "    with tf.GradientTape() as tape:",
+            "        tape.watch(x_t)",
+            "        loss_t = pipeline(x_t)",
+        ]
+        return lines + (["    grad_t = tape.gradient(loss_t, x_t)"] if call.grad else [])
+
+
+class TfFunctionSigmoidThenBinaryCrossentropy(CompiledMixin, KerasSigmoidThenBinaryCrossentropy):
+    """The pipeline traced by tf.function: one trace per (reduction, dtype, shapes)."""
+
+    name = "tf.function(keras.activations.sigmoid+BinaryCrossentropy)"
+    api = "tf.function(lambda x, y: BinaryCrossentropy()(y, keras.activations.sigmoid(x)))"
+    mode = "tf.function"
+
+    def _pipeline(self, tf: Any, call: Call) -> Callable[[Any, Any, Any], Any]:
+        eager = super()._pipeline
+        return self.compiled(
+            (call.reduction, call.dtype),
+            lambda: tf.function(eager(tf, call), jit_compile=self.mode == "XLA"),
+        )
+
+
+class XlaSigmoidThenBinaryCrossentropy(TfFunctionSigmoidThenBinaryCrossentropy):
+    """The pipeline traced by tf.function(jit_compile=True): XLA fuses sigmoid and loss."""
+
+    name = "tf.function(jit_compile=True)(keras.activations.sigmoid+BinaryCrossentropy)"
+    api = "tf.function(jit_compile=True)(lambda x, y: BinaryCrossentropy()(y, sigmoid(x)))"
+    mode = "XLA"
+
+
+# -- JAX -----------------------------------------------------------------------------------
+
+
+class JaxSigmoidThenTextbook(_JaxAdapter):
+    name = "jax.nn.sigmoid+jax.numpy.textbook"
+    api = "s = jax.nn.sigmoid(x); -(y*jnp.log(s) + (1-y)*jnp.log(1-s))"
+    forms = frozenset({"logits"})
+    conventions = Conventions(
+        complement_in_dtype=True,
+        flush_subnormals=True,
+        logits_through_probabilities=True,
+        sources=("adapters/formulas.py textbook_probs", _SIGMOID_GRAD, _XLA_FTZ),
+    )
+
+    def _elementwise(self, x: Any, y: Any) -> Any:
+        import jax.numpy as jnp
+
+        return formulas.textbook_probs(jnp, _jax().nn.sigmoid(x), y)
+
+    def _elementwise_source(self) -> str:
+        return (
+            "-(y_j * jnp.log(jax.nn.sigmoid(x_j)) + (1 - y_j) * jnp.log(1 - jax.nn.sigmoid(x_j)))"
+        )
+
+
+class JitSigmoidThenTextbook(CompiledMixin, JaxSigmoidThenTextbook):
+    """The same pipeline under jax.jit: XLA fuses the sigmoid into the loss."""
+
+    name = "jax.jit(jax.nn.sigmoid+jax.numpy.textbook)"
+    api = "jax.jit(lambda x, y: jnp.mean(-(y*jnp.log(s) + (1-y)*jnp.log(1-s))))"
+    jit = True
+
+    def cache_generation(self) -> int:
+        return MEMORY.generation
+
+    def _function(self, reduction: str, grad: bool) -> Any:
+        eager = super()._function
+        return self.compiled((reduction, grad), lambda: _jax().jit(eager(reduction, grad)))
+
+
+ADAPTERS = (
+    TorchSigmoidThenBinaryCrossEntropy(),
+    TorchSequentialSigmoidBCELoss(),
+    TorchCompiledSigmoidThenBinaryCrossEntropy(),
+    KerasSigmoidThenBinaryCrossentropy(),
+    TfFunctionSigmoidThenBinaryCrossentropy(),
+    XlaSigmoidThenBinaryCrossentropy(),
+    JaxSigmoidThenTextbook(),
+    JitSigmoidThenTextbook(),
+)
