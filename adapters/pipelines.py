@@ -176,8 +176,8 @@ class KerasSigmoidThenBinaryCrossentropy(_TensorflowAdapter):
         documented_domain=KERAS_DOMAIN,
         sources=(_KERAS_RECOVERS_LOGITS, *TF_LOGITS_CONVENTIONS.sources),
     )
-    mode: str = "eager"
-    """eager, tf.function or XLA."""
+    decorator: str = ""
+    """How the pipeline is traced, as the user writes it above its def ("": eagerly)."""
 
     def device_unavailable(self, device: str) -> str | None:
         return _keras_backend_problem(_tensorflow()) or super().device_unavailable(device)
@@ -224,12 +224,9 @@ class KerasSigmoidThenBinaryCrossentropy(_TensorflowAdapter):
         options = f"reduction={_KERAS_REDUCTION[call.reduction]!r}, dtype={call.dtype!r}"
         weight = ", sample_weight=w_t" if call.weight is not None else ""
         lines = ["    w_t = tensor(np.broadcast_to(w, x.shape))"] if call.weight is not None else []
-        decorator = {"eager": [], "tf.function": ["    @tf.function"]}.get(
-            self.mode, ["    @tf.function(jit_compile=True)"]
-        )
         lines += [
             f"    bce = tf.keras.losses.BinaryCrossentropy({options})",
-            *decorator,
+            *([f"    @{self.decorator}"] if self.decorator else []),
             "    def pipeline(x_t):",
             "        p_t = tf.keras.activations.sigmoid(tf.expand_dims(x_t, -1))",
             f"        return bce(y_t[..., tf.newaxis], p_t{weight})",
@@ -246,13 +243,13 @@ class TfFunctionSigmoidThenBinaryCrossentropy(CompiledMixin, KerasSigmoidThenBin
 
     name = "tf.function(keras.activations.sigmoid+BinaryCrossentropy)"
     api = "tf.function(lambda x, y: BinaryCrossentropy()(y, keras.activations.sigmoid(x)))"
-    mode = "tf.function"
+    decorator = "tf.function"
 
     def _pipeline(self, tf: Any, call: Call) -> Callable[[Any, Any, Any], Any]:
         eager = super()._pipeline
         return self.compiled(
             (call.reduction, call.dtype),
-            lambda: tf.function(eager(tf, call), jit_compile=self.mode == "XLA"),
+            lambda: tf.function(eager(tf, call), jit_compile="jit_compile" in self.decorator),
         )
 
 
@@ -261,7 +258,7 @@ class XlaSigmoidThenBinaryCrossentropy(TfFunctionSigmoidThenBinaryCrossentropy):
 
     name = "tf.function(jit_compile=True)(keras.activations.sigmoid+BinaryCrossentropy)"
     api = "tf.function(jit_compile=True)(lambda x, y: BinaryCrossentropy()(y, sigmoid(x)))"
-    mode = "XLA"
+    decorator = "tf.function(jit_compile=True)"
 
 
 # -- JAX -----------------------------------------------------------------------------------
