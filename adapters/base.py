@@ -29,6 +29,7 @@ REDUCTIONS: tuple[Reduction, ...] = ("none", "mean", "sum")
 DTYPES: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
 DEVICES: tuple[str, ...] = ("cpu", "gpu")
 ClipGradient = Literal["inclusive", "minmax"]
+Wrt = Literal["input", "target"]
 
 
 @functools.cache
@@ -70,7 +71,11 @@ class Call:
     dtype: str
     device: str
     grad: bool = False
-    """Also return d(loss)/d(input) (of the sum of the losses, for reduction none)."""
+    """Also return the gradient of the loss (of the sum of the losses, for reduction none)
+    with respect to ``wrt``."""
+    wrt: Wrt = "input"
+    """What ``grad`` differentiates with respect to: the input, or the target (soft labels
+    and distillation train through it)."""
 
 
 @dataclass(frozen=True)
@@ -194,6 +199,9 @@ class Adapter:
     supports_pos_weight: bool = False
     supports_grad: bool = False
     """``_run`` returns (loss, d loss / d input) when ``call.grad`` is set."""
+    supports_target_grad: bool = False
+    """``_run`` returns (loss, d loss / d target) when ``call.grad`` is set and ``call.wrt``
+    is "target"."""
     reductions: frozenset[str] = frozenset(REDUCTIONS)
     api: str = ""
     """The exact call a user writes, shown in reports."""
@@ -262,8 +270,10 @@ class Adapter:
             return f"{self.api} has no pos_weight argument"
         if call.reduction not in self.reductions:
             return f"{self.api} has no reduction={call.reduction!r}"
-        if call.grad and not self.supports_grad:
+        if call.grad and call.wrt == "input" and not self.supports_grad:
             return f"{self.name} implements no gradient (supports_grad is False)"
+        if call.grad and call.wrt == "target" and not self.supports_target_grad:
+            return f"{self.name} implements no gradient with respect to the target"
         return None
 
     def run(self, call: Call) -> Outcome:

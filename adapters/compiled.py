@@ -26,7 +26,8 @@ def signature(call: Call) -> tuple[Any, ...]:
         return None if a is None else tuple(a.shape)
 
     return (call.form, call.dtype, call.device, shape(call.input), shape(call.target),
-            shape(call.weight), shape(call.pos_weight), call.reduction, call.grad)  # fmt: skip
+            shape(call.weight), shape(call.pos_weight), call.reduction, call.grad,
+            call.wrt)  # fmt: skip
 
 
 class CompiledMixin:

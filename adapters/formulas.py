@@ -10,7 +10,8 @@ the very same code and differ only in the array library underneath:
   zero coefficients giving exactly zero (the ``xlogy`` convention).
 - ``*_grad``: the derivative of each formula with respect to its input, written out as
   those formulas would be differentiated by hand (the textbook logits gradient goes through
-  the saturating sigmoid by the chain rule, as autodiff of the textbook formula does).
+  the saturating sigmoid by the chain rule, as autodiff of the textbook formula does);
+  ``*_target_grad`` the derivative with respect to the target, likewise.
 Also the reduction step that elementwise-only APIs leave to the user, for values and
 gradients.
 """
@@ -78,6 +79,25 @@ def stable_logits_grad(xp: Any, x: Any, y: Any, pos_weight: Any | None = None) -
     """(1 - y) sigmoid(x) - pw y sigmoid(-x): each term exact to rounding, no 1 - sigmoid."""
     positive = y if pos_weight is None else pos_weight * y
     return (1 - y) * _sigmoid(xp, x) - positive * _sigmoid(xp, -x)
+
+
+def textbook_probs_target_grad(xp: Any, p: Any, y: Any) -> Any:
+    return -(xp.log(p) - xp.log(1 - p))
+
+
+def textbook_logits_target_grad(xp: Any, x: Any, y: Any) -> Any:
+    return textbook_probs_target_grad(xp, 1 / (1 + xp.exp(-x)), y)
+
+
+def stable_probs_target_grad(xp: Any, p: Any, y: Any) -> Any:
+    return xp.log1p(-p) - xp.log(p)
+
+
+def stable_logits_target_grad(xp: Any, x: Any, y: Any, pos_weight: Any | None = None) -> Any:
+    """pw softplus(-x) - softplus(x): -x for pw = 1, each softplus without overflow."""
+    zero = xp.zeros_like(x)
+    negative = xp.logaddexp(zero, -x)
+    return (negative if pos_weight is None else pos_weight * negative) - xp.logaddexp(zero, x)
 
 
 def reduce_grad(grad: Any, reduction: str, size: int) -> Any:

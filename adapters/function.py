@@ -13,7 +13,8 @@ a ``weight`` parameter means it takes per-element weights, ``pos_weight`` the lo
 form's positive weight, ``reduction`` that it computes every reduction it is asked for
 (``"none"``, ``"mean"``, ``"sum"``); without one, ``reductions`` says which it computes.
 ``grad=`` names a function with the same parameters returning d(loss)/d(input) (of the
-sum of the element losses, for ``none``), checked like every framework's gradient.
+sum of the element losses, for ``none``), checked like every framework's gradient;
+``target_grad=`` likewise d(loss)/d(target).
 Anything it does not support is a ``skip`` with the reason. The decorated name is an
 ``Adapter`` (pass it as ``--adapter my_file.py:my_bce``) that can still be called as the
 function.
@@ -47,6 +48,7 @@ class FunctionAdapter(Adapter):
         reductions: Iterable[str] | None,
         dtypes: Iterable[str],
         grad: Callable[..., Any] | None,
+        target_grad: Callable[..., Any] | None,
         name: str | None,
         framework: str,
         requires: Iterable[str],
@@ -55,6 +57,7 @@ class FunctionAdapter(Adapter):
         label = getattr(function, "__qualname__", repr(function))
         parameters = _parameters(function, label)
         self.function, self.grad_function = function, grad
+        self.target_grad_function = target_grad
         self.name = name or str(getattr(function, "__name__", label))
         self.framework = framework
         self._requires = tuple(requires)
@@ -65,16 +68,19 @@ class FunctionAdapter(Adapter):
         self.supports_weight = "weight" in parameters
         self.supports_pos_weight = "pos_weight" in parameters
         self.supports_grad = grad is not None
+        self.supports_target_grad = target_grad is not None
         self.conventions = conventions
         self.api = f"{getattr(function, '__module__', '?')}.{label}{inspect.signature(function)}"
         _check_choices("form", self.forms, FORMS, label)
         _check_choices("dtypes", self._dtypes, DTYPES, label)
-        if grad is not None:
-            grad_parameters = _parameters(grad, f"grad of {label}")
-            if grad_parameters != parameters:
+        for option, derivative in (("grad", grad), ("target_grad", target_grad)):
+            if derivative is None:
+                continue
+            derivative_parameters = _parameters(derivative, f"{option} of {label}")
+            if derivative_parameters != parameters:
                 raise FunctionAdapterError(
-                    f"bce_adapter({label}): grad takes {sorted(grad_parameters)}, the function "
-                    f"{sorted(parameters)}; give both the same parameters"
+                    f"bce_adapter({label}): {option} takes {sorted(derivative_parameters)}, "
+                    f"the function {sorted(parameters)}; give both the same parameters"
                 )
 
     @property
@@ -104,8 +110,9 @@ class FunctionAdapter(Adapter):
             value = self.function(call.input, call.target, **options)
             if not call.grad:
                 return value
-            assert self.grad_function is not None  # unsupported() skips grad calls without
-            return value, self.grad_function(call.input, call.target, **options)
+            derivative = self.target_grad_function if call.wrt == "target" else self.grad_function
+            assert derivative is not None  # unsupported() skips the calls it cannot make
+            return value, derivative(call.input, call.target, **options)
 
 
 def _parameters(function: Callable[..., Any], label: str) -> set[str]:
@@ -163,6 +170,7 @@ def bce_adapter(
     reductions: Iterable[str] | None = None,
     dtypes: Iterable[str] = ("float32", "float64"),
     grad: Callable[..., Any] | None = None,
+    target_grad: Callable[..., Any] | None = None,
     name: str | None = None,
     framework: str = "python",
     requires: Iterable[str] = (),
@@ -180,6 +188,7 @@ def bce_adapter(
             reductions=reductions,
             dtypes=dtypes,
             grad=grad,
+            target_grad=target_grad,
             name=name,
             framework=framework,
             requires=requires,

@@ -75,6 +75,7 @@ class _JaxAdapter(Adapter):
     framework = "jax"
     distribution = ("jax",)
     supports_grad = True
+    supports_target_grad = True
 
     def devices(self) -> list[str]:
         jax = _jax()
@@ -100,7 +101,7 @@ class _JaxAdapter(Adapter):
             return None if array is None else jax.device_put(jnp.asarray(array), device)
 
         args = (put(call.input), put(call.target), put(call.weight))
-        function = self._function(call.reduction, call.grad)
+        function = self._function(call.reduction, call.grad, call.wrt)
 
         def execute() -> Any:  # JAX dispatches asynchronously: wait for the values
             return jax.block_until_ready(function(*args))
@@ -111,9 +112,10 @@ class _JaxAdapter(Adapter):
 
         return Prepared(execute, results)
 
-    def _function(self, reduction: str, grad: bool) -> Any:
-        """(x, y, w) -> (loss, d sum(loss) / dx or None). One jax.vjp gives both from a
-        single trace: eager jax.grad traces on every call (measured ~40 ms a check)."""
+    def _function(self, reduction: str, grad: bool, wrt: str) -> Any:
+        """(x, y, w) -> (loss, d sum(loss) / dx (or / dy, for ``wrt`` "target") or None).
+        One jax.vjp gives both from a single trace: eager jax.grad traces on every call
+        (measured ~40 ms a check)."""
         jax = _jax()
         import jax.numpy as jnp
 
@@ -124,7 +126,10 @@ class _JaxAdapter(Adapter):
         def value_and_grad(x: Any, y: Any, w: Any) -> tuple[Any, Any]:
             if not grad:
                 return loss_fn(x, y, w), None
-            value, pullback = jax.vjp(lambda v: loss_fn(v, y, w), x)
+            if wrt == "target":
+                value, pullback = jax.vjp(lambda v: loss_fn(x, v, w), y)
+            else:
+                value, pullback = jax.vjp(lambda v: loss_fn(v, y, w), x)
             return value, pullback(jnp.ones_like(value))[0]
 
         return value_and_grad
@@ -161,9 +166,12 @@ class _JaxAdapter(Adapter):
             "",
         ]
         if call.grad:
+            of = (
+                "loss_fn(x_j, v, w_j), y_j" if call.wrt == "target" else "loss_fn(v, y_j, w_j), x_j"
+            )
             lines += [
                 "def value_and_grad(x_j, y_j, w_j):",
-                "    loss_j, pullback = jax.vjp(lambda v: loss_fn(v, y_j, w_j), x_j)",
+                f"    loss_j, pullback = jax.vjp(lambda v: {of})",
                 "    return loss_j, pullback(jnp.ones_like(loss_j))[0]",
                 "",
                 f"loss_j, grad_j = {jit}(value_and_grad)(x_j, y_j, w_j)",
@@ -240,9 +248,10 @@ class JitOptaxSigmoidBinaryCrossEntropy(CompiledMixin, OptaxSigmoidBinaryCrossEn
     def cache_generation(self) -> int:
         return MEMORY.generation
 
-    def _function(self, reduction: str, grad: bool) -> Any:
+    def _function(self, reduction: str, grad: bool, wrt: str) -> Any:
         eager = super()._function
-        return self.compiled((reduction, grad), lambda: _jax().jit(eager(reduction, grad)))
+        key = (reduction, grad, wrt)
+        return self.compiled(key, lambda: _jax().jit(eager(*key)))
 
 
 ADAPTERS = (

@@ -25,6 +25,7 @@ class _NumpyFormula(Adapter):
     framework = "numpy"
     distribution = ("numpy",)
     supports_grad = True
+    supports_target_grad = True
     forms = frozenset({"probs", "logits"})
 
     def prepare(self, call: Call) -> Prepared:
@@ -42,7 +43,8 @@ class _NumpyFormula(Adapter):
             return value, formulas.reduce_grad(grad, call.reduction, call.input.size)
 
     def _weighted(self, call: Call, *, grad: bool) -> np.ndarray:
-        """The weighted element losses, or with ``grad`` their derivatives."""
+        """The weighted element losses, or with ``grad`` their derivatives (with respect to
+        ``call.wrt``)."""
         raise NotImplementedError
 
     def reproducer(self, call: Call) -> str | None:
@@ -90,17 +92,24 @@ class NumpyTextbook(_NumpyFormula):
     )
 
     def _weighted(self, call: Call, *, grad: bool) -> np.ndarray:
-        formula = {
-            ("probs", False): formulas.textbook_probs,
-            ("probs", True): formulas.textbook_probs_grad,
-            ("logits", False): formulas.textbook_logits,
-            ("logits", True): formulas.textbook_logits_grad,
-        }[call.form, grad]
+        formula = self._formulas(call, grad)[call.form]
         return formulas.weighted(formula(np, call.input, call.target), call.weight)
 
+    @staticmethod
+    def _formulas(call: Call, grad: bool) -> dict[str, Callable[..., Any]]:
+        """The probability and logits formulas of the value, or of the derivative."""
+        if not grad:
+            return {"probs": formulas.textbook_probs, "logits": formulas.textbook_logits}
+        if call.wrt == "target":
+            return {
+                "probs": formulas.textbook_probs_target_grad,
+                "logits": formulas.textbook_logits_target_grad,
+            }
+        return {"probs": formulas.textbook_probs_grad, "logits": formulas.textbook_logits_grad}
+
     def _weighted_source(self, call: Call, *, grad: bool) -> tuple[str, list]:
-        probs = formulas.textbook_probs_grad if grad else formulas.textbook_probs
-        logits = formulas.textbook_logits_grad if grad else formulas.textbook_logits
+        chosen = self._formulas(call, grad)
+        probs, logits = chosen["probs"], chosen["logits"]
         formula = probs if call.form == "probs" else logits
         used = [probs] if call.form == "probs" else [probs, logits]
         weight = "w" if call.weight is not None else "None"
@@ -113,21 +122,30 @@ class NumpyStable(_NumpyFormula):
     supports_pos_weight = True
 
     def _weighted(self, call: Call, *, grad: bool) -> np.ndarray:
+        formula = self._formula(call, grad)
         x, y = call.input, call.target
-        if call.form == "probs":
-            out = (formulas.stable_probs_grad if grad else formulas.stable_probs)(np, x, y)
-        else:
-            logits = formulas.stable_logits_grad if grad else formulas.stable_logits
-            out = logits(np, x, y, call.pos_weight)
+        options = () if call.form == "probs" else (call.pos_weight,)
+        out = formula(np, x, y, *options)
         return formulas.masked_weighted(np, out, call.weight)
 
+    @staticmethod
+    def _formula(call: Call, grad: bool) -> Callable[..., Any]:
+        """The value's formula for the call's form, or its derivative's."""
+        chosen: dict[tuple[str, bool, str], Callable[..., Any]] = {
+            ("probs", False, "input"): formulas.stable_probs,
+            ("probs", True, "input"): formulas.stable_probs_grad,
+            ("probs", True, "target"): formulas.stable_probs_target_grad,
+            ("logits", False, "input"): formulas.stable_logits,
+            ("logits", True, "input"): formulas.stable_logits_grad,
+            ("logits", True, "target"): formulas.stable_logits_target_grad,
+        }
+        return chosen[call.form, grad, call.wrt if grad else "input"]
+
     def _weighted_source(self, call: Call, *, grad: bool) -> tuple[str, list]:
-        formula: Callable[..., Any]
+        formula = self._formula(call, grad)
         if call.form == "probs":
-            formula = formulas.stable_probs_grad if grad else formulas.stable_probs
             out = f"{formula.__name__}(np, x, y)"
         else:
-            formula = formulas.stable_logits_grad if grad else formulas.stable_logits
             pos_weight = "pw" if call.pos_weight is not None else "None"
             out = f"{formula.__name__}(np, x, y, {pos_weight})"
         helper = {

@@ -56,6 +56,7 @@ from adapters.tensorflow_bce import (
     _synchronizer,
     _tensorflow,
     _TensorflowAdapter,
+    _watched,
 )
 from adapters.torch_bce import (
     COMPILED_PROBS_CONVENTIONS,
@@ -186,20 +187,20 @@ class KerasSigmoidThenBinaryCrossentropy(_TensorflowAdapter):
         tf = _tensorflow()
         device = _device(call)
         with tf.device(device):
-            x = tf.constant(call.input)
-            y = tf.constant(call.target[..., np.newaxis])
+            x, y = tf.constant(call.input), tf.constant(call.target)
             weight = None
             if call.weight is not None:  # Keras aligns sample_weight with leading axes
                 weight = tf.constant(np.broadcast_to(call.weight, call.input.shape))
         pipeline = self._pipeline(tf, call)
+        wrt = y if call.wrt == "target" else x
         synchronize = _synchronizer(tf, call)
 
         def execute() -> tuple[Any, Any]:
             with tf.device(device):
                 with tf.GradientTape() as tape:
-                    tape.watch(x)
+                    tape.watch(wrt)
                     loss = pipeline(x, y, weight)
-                grad = tape.gradient(loss, x) if call.grad else None
+                grad = tape.gradient(loss, wrt) if call.grad else None
             synchronize()
             return loss, grad
 
@@ -212,7 +213,7 @@ class KerasSigmoidThenBinaryCrossentropy(_TensorflowAdapter):
 
         def pipeline(x: Any, y: Any, weight: Any) -> Any:
             p = tf.keras.activations.sigmoid(tf.expand_dims(x, -1))
-            return bce(y, p, sample_weight=weight)
+            return bce(tf.expand_dims(y, -1), p, sample_weight=weight)
 
         return pipeline
 
@@ -222,6 +223,7 @@ class KerasSigmoidThenBinaryCrossentropy(_TensorflowAdapter):
 
     def _body(self, call: Call) -> list[str]:
         options = f"reduction={_KERAS_REDUCTION[call.reduction]!r}, dtype={call.dtype!r}"
+        watched = _watched(call)
         weight = ", sample_weight=w_t" if call.weight is not None else ""
         lines = ["    w_t = tensor(np.broadcast_to(w, x.shape))"] if call.weight is not None else []
         lines += [
@@ -232,10 +234,10 @@ class KerasSigmoidThenBinaryCrossentropy(_TensorflowAdapter):
             f"        return bce(y_t[..., tf.newaxis], p_t{weight})",
             "",
             "    with tf.GradientTape() as tape:",
-            "        tape.watch(x_t)",
+            f"        tape.watch({watched})",
             "        loss_t = pipeline(x_t)",
         ]
-        return lines + (["    grad_t = tape.gradient(loss_t, x_t)"] if call.grad else [])
+        return lines + ([f"    grad_t = tape.gradient(loss_t, {watched})"] if call.grad else [])
 
 
 class TfFunctionSigmoidThenBinaryCrossentropy(CompiledMixin, KerasSigmoidThenBinaryCrossentropy):
@@ -296,9 +298,10 @@ class JitSigmoidThenTextbook(CompiledMixin, JaxSigmoidThenTextbook):
     def cache_generation(self) -> int:
         return MEMORY.generation
 
-    def _function(self, reduction: str, grad: bool) -> Any:
+    def _function(self, reduction: str, grad: bool, wrt: str) -> Any:
         eager = super()._function
-        return self.compiled((reduction, grad), lambda: _jax().jit(eager(reduction, grad)))
+        key = (reduction, grad, wrt)
+        return self.compiled(key, lambda: _jax().jit(eager(*key)))
 
 
 ADAPTERS = (

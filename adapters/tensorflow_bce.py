@@ -124,6 +124,11 @@ def _results(tf: Any, loss: Any, grad: Any) -> tuple[np.ndarray, np.ndarray | No
     return _to_numpy(tf, loss), None if grad is None else _to_numpy(tf, grad)
 
 
+def _watched(call: Call) -> str:
+    """The reproducer's tensor the gradient is taken with respect to."""
+    return "y_t" if call.wrt == "target" else "x_t"
+
+
 def _to_numpy(tf: Any, tensor: Any) -> np.ndarray:
     values = tf.cast(tensor, tf.float64).numpy()  # exact; TF's bfloat16 has no __array__
     return in_result_dtype(values, tensor.dtype.name)
@@ -133,6 +138,7 @@ class _TensorflowAdapter(Adapter):
     framework = "tensorflow"
     distribution = ("tensorflow-cpu", "tensorflow")
     supports_grad = True
+    supports_target_grad = True
 
     def devices(self) -> list[str]:
         tf = _tensorflow()
@@ -147,26 +153,27 @@ class _TensorflowAdapter(Adapter):
         tf = _tensorflow()
         device = _device(call)
         with tf.device(device):
-            x = tf.constant(call.input)
+            x, y = tf.constant(call.input), tf.constant(call.target)
             loss_of = self._loss(tf, call)
+        wrt = y if call.wrt == "target" else x
         synchronize = _synchronizer(tf, call)
 
         def execute() -> tuple[Any, Any]:
             with tf.device(device):
                 with tf.GradientTape() as tape:  # recorded for values too, as in training
-                    tape.watch(x)
-                    loss = loss_of(x)
-                grad = tape.gradient(loss, x) if call.grad else None  # of the sum
+                    tape.watch(wrt)
+                    loss = loss_of(x, y)
+                grad = tape.gradient(loss, wrt) if call.grad else None  # of the sum
             if call.grad and grad is None:
-                raise RuntimeError("tf.GradientTape returned no gradient for the input")
+                raise RuntimeError(f"tf.GradientTape returned no gradient for the {call.wrt}")
             synchronize()
             return loss, grad
 
         return Prepared(execute, lambda done: _results(tf, *done))
 
-    def _loss(self, tf: Any, call: Call) -> Callable[[Any], Any]:
-        """x -> the loss, its constants (targets, weights) and loss objects built here,
-        once, outside what a benchmark times."""
+    def _loss(self, tf: Any, call: Call) -> Callable[[Any, Any], Any]:
+        """(x, y) -> the loss, its constants (weights) and loss objects built here, once,
+        outside what a benchmark times."""
         raise NotImplementedError
 
     def reproducer(self, call: Call) -> str | None:
@@ -194,10 +201,12 @@ class _TensorflowAdapter(Adapter):
         """Indented lines computing loss_t (and grad_t) under the device scope."""
         lines = [
             "    with tf.GradientTape() as tape:",
-            "        tape.watch(x_t)",
+            f"        tape.watch({_watched(call)})",
             f"        loss_t = {self._expression(call)}",
         ]
-        return lines + (["    grad_t = tape.gradient(loss_t, x_t)"] if call.grad else [])
+        return lines + (
+            [f"    grad_t = tape.gradient(loss_t, {_watched(call)})"] if call.grad else []
+        )
 
     def _expression(self, call: Call) -> str:
         raise NotImplementedError
@@ -209,7 +218,7 @@ class _KerasBinaryCrossentropy(_TensorflowAdapter):
     def device_unavailable(self, device: str) -> str | None:
         return _keras_backend_problem(_tensorflow()) or super().device_unavailable(device)
 
-    def _loss(self, tf: Any, call: Call) -> Callable[[Any], Any]:
+    def _loss(self, tf: Any, call: Call) -> Callable[[Any, Any], Any]:
         loss = tf.keras.losses.BinaryCrossentropy(
             from_logits=self.from_logits,
             reduction=_KERAS_REDUCTION[call.reduction],
@@ -218,8 +227,7 @@ class _KerasBinaryCrossentropy(_TensorflowAdapter):
         weight = None
         if call.weight is not None:
             weight = tf.constant(np.broadcast_to(call.weight, call.input.shape))
-        y_true = tf.constant(call.target[..., np.newaxis])
-        return lambda x: loss(y_true, tf.expand_dims(x, -1), sample_weight=weight)
+        return lambda x, y: loss(tf.expand_dims(y, -1), tf.expand_dims(x, -1), sample_weight=weight)
 
     def _imports(self) -> list[str]:
         pin = 'os.environ["KERAS_BACKEND"] = "tensorflow"  # tf.keras is Keras 3'
@@ -265,10 +273,8 @@ class TfSigmoidCrossEntropyWithLogits(_TensorflowAdapter):
     supports_weight = False
     conventions = TF_LOGITS_CONVENTIONS
 
-    def _loss(self, tf: Any, call: Call) -> Callable[[Any], Any]:
-        y = tf.constant(call.target)
-
-        def loss(x: Any) -> Any:
+    def _loss(self, tf: Any, call: Call) -> Callable[[Any, Any], Any]:
+        def loss(x: Any, y: Any) -> Any:
             each = tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=x)
             return formulas.reduce(each, call.reduction, tf.reduce_mean, tf.reduce_sum)
 
@@ -292,10 +298,10 @@ class TfWeightedCrossEntropyWithLogits(_TensorflowAdapter):
             return f"{self.api} requires pos_weight; see tf.nn.sigmoid_cross_entropy_with_logits"
         return super().unsupported(call)
 
-    def _loss(self, tf: Any, call: Call) -> Callable[[Any], Any]:
-        y, pos_weight = tf.constant(call.target), tf.constant(call.pos_weight)
+    def _loss(self, tf: Any, call: Call) -> Callable[[Any, Any], Any]:
+        pos_weight = tf.constant(call.pos_weight)
 
-        def loss(x: Any) -> Any:
+        def loss(x: Any, y: Any) -> Any:
             each = tf.nn.weighted_cross_entropy_with_logits(
                 labels=y, logits=x, pos_weight=pos_weight
             )
@@ -319,7 +325,9 @@ class XlaSigmoidCrossEntropyWithLogits(CompiledMixin, TfSigmoidCrossEntropyWithL
 
     def prepare(self, call: Call) -> Prepared:
         tf = _tensorflow()
-        compiled = self.compiled(call.reduction, lambda: self._xla_function(tf, call.reduction))
+        compiled = self.compiled(
+            (call.reduction, call.wrt), lambda: self._xla_function(tf, call.reduction, call.wrt)
+        )
         device = _device(call)
         with tf.device(device):
             x, y = tf.constant(call.input), tf.constant(call.target)
@@ -334,13 +342,13 @@ class XlaSigmoidCrossEntropyWithLogits(CompiledMixin, TfSigmoidCrossEntropyWithL
         return Prepared(execute, lambda done: _results(tf, *done))
 
     @staticmethod
-    def _xla_function(tf: Any, reduction: str) -> Any:
+    def _xla_function(tf: Any, reduction: str, wrt: str) -> Any:
         def value_and_grad(x: Any, y: Any) -> tuple[Any, Any]:
             with tf.GradientTape() as tape:
-                tape.watch(x)
+                tape.watch(y if wrt == "target" else x)
                 loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=x)
                 loss = formulas.reduce(loss, reduction, tf.reduce_mean, tf.reduce_sum)
-            return loss, tape.gradient(loss, x)
+            return loss, tape.gradient(loss, y if wrt == "target" else x)
 
         return tf.function(value_and_grad, jit_compile=True)
 
@@ -349,9 +357,9 @@ class XlaSigmoidCrossEntropyWithLogits(CompiledMixin, TfSigmoidCrossEntropyWithL
             "    @tf.function(jit_compile=True)",
             "    def value_and_grad(x_t, y_t):",
             "        with tf.GradientTape() as tape:",
-            "            tape.watch(x_t)",
+            f"            tape.watch({_watched(call)})",
             f"            loss_t = {self._expression(call)}",
-            "        return loss_t, tape.gradient(loss_t, x_t)",
+            f"        return loss_t, tape.gradient(loss_t, {_watched(call)})",
             "",
             "    loss_t, grad_t = value_and_grad(x_t, y_t)",
         ]

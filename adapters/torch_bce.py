@@ -66,6 +66,7 @@ class _TorchAdapter(Adapter):
     framework = "torch"
     distribution = ("torch",)
     supports_grad = True
+    supports_target_grad = True
     track_grad = False
     """Record autograd even for value-only calls (as in training)."""
 
@@ -98,7 +99,9 @@ class _TorchAdapter(Adapter):
 
         track = call.grad or self.track_grad
         x = tensor(call.input).requires_grad_(track)
-        y, weight, pos_weight = tensor(call.target), tensor(call.weight), tensor(call.pos_weight)
+        y = tensor(call.target).requires_grad_(call.grad and call.wrt == "target")
+        weight, pos_weight = tensor(call.weight), tensor(call.pos_weight)
+        wrt = y if call.wrt == "target" else x
         synchronize = torch.cuda.synchronize if device == "cuda" else _nothing
 
         loss_of = self._loss(torch, weight=weight, pos_weight=pos_weight, reduction=call.reduction)
@@ -108,7 +111,7 @@ class _TorchAdapter(Adapter):
                 loss = loss_of(x, y)
                 grad = None
                 if call.grad:
-                    (grad,) = torch.autograd.grad(loss, x, grad_outputs=torch.ones_like(loss))
+                    (grad,) = torch.autograd.grad(loss, wrt, grad_outputs=torch.ones_like(loss))
             synchronize()
             return loss, grad
 
@@ -132,13 +135,14 @@ class _TorchAdapter(Adapter):
             f"    return torch.from_numpy(a).to({device!r}, torch.{call.dtype})",
             "",
             f"x_t = tensor(x).requires_grad_({call.grad or self.track_grad})",
-            "y_t = tensor(y)",
+            f"y_t = tensor(y).requires_grad_({call.grad and call.wrt == 'target'})",
         ]
         lines += ["w_t = tensor(w)"] if call.weight is not None else []
         lines += ["pw_t = tensor(pw)"] if call.pos_weight is not None else []
         lines.append(f"loss_t = {self._expression(call)}")
         if call.grad:
-            lines.append("(grad_t,) = torch.autograd.grad(loss_t, x_t, torch.ones_like(loss_t))")
+            wrt = "y_t" if call.wrt == "target" else "x_t"
+            lines.append(f"(grad_t,) = torch.autograd.grad(loss_t, {wrt}, torch.ones_like(loss_t))")
             lines.append("grad = grad_t.to('cpu', torch.float64).numpy()")
         lines.append("loss = loss_t.detach().to('cpu', torch.float64).numpy()")
         return "\n".join(lines)

@@ -62,8 +62,9 @@ def outcome_from_return(result: Any, call: Call) -> Outcome:
             malformed=f"(loss, None); expected a gradient of shape {call.input.shape} "
             "(an adapter without gradients leaves supports_grad False)"
         )
-    grad_wanted = f"the gradient of shape {call.input.shape}"
-    grad_array, problem = _as_float64(grad, call.input.shape, grad_wanted)
+    wrt = call.target if call.wrt == "target" else call.input
+    grad_wanted = f"the gradient with respect to the {call.wrt}, of shape {wrt.shape}"
+    grad_array, problem = _as_float64(grad, wrt.shape, grad_wanted)
     if problem:
         return Outcome(malformed=problem)
     return Outcome(

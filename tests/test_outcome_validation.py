@@ -66,7 +66,10 @@ def test_gradient_returns_are_checked_too(two_cases):
     wrong_shape = _result(
         two_cases, _stable, grad=lambda p, y: np.zeros(3), quantity_grad=True
     ).judgement.detail
-    assert "returned an array of shape (3,); expected the gradient of shape (1,)" in wrong_shape
+    assert (
+        "returned an array of shape (3,); expected the gradient with respect to the input, "
+        "of shape (1,)" in wrong_shape
+    )
     none = _result(two_cases, _stable, grad=lambda p, y: None, quantity_grad=True)
     assert (
         none.verdict is Verdict.ERROR

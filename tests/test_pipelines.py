@@ -52,12 +52,21 @@ def _pipeline_grad(x: np.ndarray, y: np.ndarray, weight=None) -> np.ndarray:
     return (grad if weight is None else weight.astype(np.float64) * grad).astype(x.dtype)
 
 
+def _pipeline_target_grad(x: np.ndarray, y: np.ndarray, weight=None) -> np.ndarray:
+    """d/dy at the rounded p: log(1 - p) - log p, in float64."""
+    p = _sigmoid_in(x.dtype, x).astype(np.float64)
+    with np.errstate(divide="ignore"):
+        grad = np.log1p(-p) - np.log(p)
+    return (grad if weight is None else weight.astype(np.float64) * grad).astype(x.dtype)
+
+
 hand_written_pipeline = bce_adapter(
     _pipeline_loss,
     form="logits",
     reductions=("none",),
     dtypes=tuple(NUMPY_TYPES),
     grad=_pipeline_grad,
+    target_grad=_pipeline_target_grad,
     name="test.hand_written_pipeline",
     conventions=THROUGH_SIGMOID,
 )
@@ -76,6 +85,7 @@ def test_the_slack_is_the_loss_range_over_the_sigmoid_budget() -> None:
     ref = _reference(15.0, 0.0, "float32")
     hi, lo = ref.elementwise()
     slack = ref.slack("none", grad=False)
+
     def stepped(direction: float, steps: int) -> np.float32:
         q = np.float32(p)
         for _ in range(steps):
@@ -103,7 +113,7 @@ def test_no_slack_without_a_pipeline() -> None:
 @pytest.mark.parametrize("dtype", list(NUMPY_TYPES))
 def test_a_correct_hand_written_pipeline_never_fails(dtype: str) -> None:
     """Every logits case of the suite (extreme logits +-20 ... +-1e4 included), value and
-    gradient: pass or convention, never fail."""
+    gradients (input and target): pass or convention, never fail."""
     cases, errors = load_cases([CASES_DIR])
     assert not errors
     checks = expand(
@@ -120,6 +130,7 @@ def test_a_correct_hand_written_pipeline_never_fails(dtype: str) -> None:
              (Verdict.PASS, Verdict.CONVENTION)]  # fmt: skip
     assert not wrong, wrong[:5]
     assert any(r.verdict is Verdict.CONVENTION for r in ran), "saturation is a convention"
+    assert {r.check.quantity for r in ran} == {"value", "grad", "target_grad"}
 
 
 @pytest.mark.parametrize("grad", [False, True])

@@ -280,3 +280,44 @@ def test_flush_applies_after_the_mean():
     inputs = Inputs("logits", "float32", x, np.zeros(1024))
     assert compute(inputs, ftz).gradient("mean")[0][0] == 0.0
     assert compute(inputs).gradient("mean")[0][0] != 0.0
+
+
+@pytest.mark.parametrize("form", ["probs", "logits"])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_target_gradient_matches_high_precision_finite_differences(form, reduction):
+    """d loss / d target, against central differences in the target (both terms are always
+    there, so the error is measured at their size)."""
+    rng = np.random.default_rng(11)
+    n = 40
+    x = rng.uniform(1e-4, 1 - 1e-4, n) if form == "probs" else rng.normal(0, 6, n)
+    y = np.where(rng.random(n) < 0.5, rng.uniform(0, 1, n), rng.random(n) < 0.5).astype(float)
+    w = rng.uniform(0, 3, n)
+    pw = rng.uniform(0.1, 5, n) if form == "logits" else None
+    hi, lo, terms = compute(Inputs(form, "float64", x, y, w, pw)).target_gradient(reduction)
+    with mpmath.workprec(300):
+        scale = mpmath.mpf(1) / n if reduction == "mean" else mpmath.mpf(1)
+        h = mpmath.mpf(2) ** -120
+        for i in range(n):
+            pw_i = 1.0 if pw is None else pw[i]
+            yi = mpmath.mpf(y[i])
+            up = _loss_at(form, mpmath.mpf(x[i]), yi + h, pw_i, w[i])
+            down = _loss_at(form, mpmath.mpf(x[i]), yi - h, pw_i, w[i])
+            numeric = (up - down) / (2 * h) * scale
+            analytic = mpmath.mpf(hi[i]) + mpmath.mpf(lo[i])
+            assert abs(analytic - numeric) <= mpmath.mpf(2) ** -95 * max(1, abs(numeric)), i
+            assert terms[i] >= abs(hi[i]) * (1 - 1e-15), i
+
+
+def test_target_gradient_closed_forms_and_ends():
+    """-x for logits with pw = 1; log(1 - p) - log p for probabilities, infinite at p = 0
+    or 1 in the mathematics and +-100 under PyTorch's log floor; a NaN target leaves it a
+    number (it does not involve the target)."""
+    logits = Inputs("logits", "float64", np.array([3.0, -20.0]), np.array([0.3, 1.0]))
+    assert compute(logits).target_gradient("none")[0].tolist() == [-3.0, 20.0]
+    probs = Inputs("probs", "float64", np.array([0.25, 0.0, 1.0, 0.5]),
+                   np.array([0.5, 0.5, 0.5, np.nan]))  # fmt: skip
+    grad = compute(probs).target_gradient("none")[0]
+    assert grad[0] == pytest.approx(math.log(3), rel=1e-15)
+    assert grad[1] == math.inf and grad[2] == -math.inf and grad[3] == 0.0
+    floored = compute(probs, Conventions(log_floor=-100.0)).target_gradient("none")[0]
+    assert floored[1:3].tolist() == [100.0, -100.0]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters.base import DTYPES, Adapter, Call, Outcome
+from adapters.base import DTYPES, Adapter, Call, Outcome, Wrt
 from adapters.registry import LoadProblem, discover, select
 from conformance import known_bugs
 from conformance.engine.cases import CASES_DIR, Case, CaseError, load_cases
@@ -53,12 +53,20 @@ class Check:
     device: str
     reduction: str
     grad: bool = False
+    wrt: Wrt = "input"
+
+    @property
+    def quantity(self) -> str:
+        """value, grad (with respect to the input) or target_grad."""
+        if not self.grad:
+            return "value"
+        return "target_grad" if self.wrt == "target" else "grad"
 
     @property
     def id(self) -> str:
-        """Reads as a sentence: adapter-device-dtype-case:reduction[:grad]."""
+        """Reads as a sentence: adapter-device-dtype-case:reduction[:grad|:target_grad]."""
         base = f"{self.adapter.name}-{self.device}-{self.dtype}-{self.case.id}:{self.reduction}"
-        return f"{base}:grad" if self.grad else base
+        return base if self.quantity == "value" else f"{base}:{self.quantity}"
 
 
 @dataclass
@@ -71,6 +79,10 @@ class CheckResult:
     @property
     def verdict(self) -> Verdict:
         return self.judgement.verdict
+
+
+QUANTITIES: tuple[tuple[bool, Wrt], ...] = ((False, "input"), (True, "input"), (True, "target"))
+"""What each case is checked for: the loss, d loss / d input, d loss / d target."""
 
 
 def expand(
@@ -88,8 +100,8 @@ def expand(
             for device in devices:
                 for dtype in case_dtypes:
                     for reduction in case.reductions:
-                        for grad in (False, True):
-                            checks.append(Check(adapter, case, dtype, device, reduction, grad))
+                        for grad, wrt in QUANTITIES:
+                            checks.append(Check(adapter, case, dtype, device, reduction, grad, wrt))
     return checks
 
 
@@ -171,6 +183,7 @@ def build_call(check: Check) -> tuple[Call, Inputs]:
         dtype=check.dtype,
         device=check.device,
         grad=check.grad,
+        wrt=check.wrt,
     )
     inputs = Inputs(
         form=check.case.form,
@@ -224,7 +237,7 @@ class Runner:
             adapter=adapter,
             outcome=outcome,
             expect_error=check.case.expect_error,
-            quantity=Quantity(check.reduction, check.grad),
+            quantity=Quantity(check.reduction, check.grad, check.wrt),
             fmt=float_format(check.dtype),
             math_ref=lambda: self.references.get(inputs),
             convention_ref=lambda: self.references.get(inputs, adapter.conventions),
@@ -258,7 +271,8 @@ class Runner:
         references = [self.references.get(inputs)]
         if conventions.alters_values():
             references.append(self.references.get(inputs, conventions))
-        return meets(got, Quantity(check.reduction, check.grad), float_format(dtype), references)
+        quantity = Quantity(check.reduction, check.grad, check.wrt)
+        return meets(got, quantity, float_format(dtype), references)
 
 
 def check_fields(check: Check) -> dict[str, str]:
@@ -269,7 +283,7 @@ def check_fields(check: Check) -> dict[str, str]:
         "dtype": check.dtype,
         "device": check.device,
         "reduction": check.reduction,
-        "quantity": "grad" if check.grad else "value",
+        "quantity": check.quantity,
         "version": check.adapter.version(),
     }
 

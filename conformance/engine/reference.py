@@ -3,8 +3,10 @@ the check's dtype.
 
     probs:  L = -w [ y log p + (1 - y) log(1 - p) ]
             dL/dp = w [ -y / p + (1 - y) / (1 - p) ]
+            dL/dy = w [ log(1 - p) - log p ]
     logits: L =  w [ (1 - y) softplus(x) + pw y softplus(-x) ],  softplus(t) = log(1 + e^t)
             dL/dx = w [ (1 - y) sigmoid(x) - pw y sigmoid(-x) ]
+            dL/dy = w [ pw softplus(-x) - softplus(x) ]   (-w x for pw = 1)
 
 The logits loss is the usual ``(1 - y) x + (1 + (pw - 1) y) softplus(-x)`` rewritten as a
 sum of two non-negative terms, so evaluating it never cancels; its derivative follows from
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import mpmath
@@ -85,8 +88,12 @@ class Element:
     loss: mpmath.mpf
     grad: mpmath.mpf
     grad_terms: mpmath.mpf
+    target_grad: mpmath.mpf = _NAN
+    """d loss / d target: a difference of two logarithms (or softpluses) at any target."""
+    target_terms: mpmath.mpf = _NAN
     loss_slack: float = 0.0
     grad_slack: float = 0.0
+    target_slack: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -107,15 +114,22 @@ class Reference:
     gradient itself involves no cancellation (tolerances.py)."""
     smallest_normal: float = 0.0
     """The dtype's smallest normal number."""
+    target_grads: tuple[mpmath.mpf, ...] = ()
+    """w_i dL_i/dy_i."""
+    target_terms: np.ndarray | None = None
+    """|w_i| (|first term| + |second term|) of each target gradient, float64."""
     loss_slack: np.ndarray | None = None
     """Per element (weighted): how far the loss moves when a pipeline's sigmoid is anywhere
     within its error budget (tolerances.SIGMOID_ULPS); None: no pipeline, no slack."""
     grad_slack: np.ndarray | None = None
+    target_slack: np.ndarray | None = None
 
-    def slack(self, reduction: str, grad: bool) -> np.ndarray:
+    def slack(self, reduction: str, grad: bool, wrt: str = "input") -> np.ndarray:
         """The reference's own width for a quantity: a value within this absolute distance
         of the reference is exact for some sigmoid within its budget (0 without one)."""
-        per_element = self.grad_slack if grad else self.loss_slack
+        per_element = self.loss_slack
+        if grad:
+            per_element = self.target_slack if wrt == "target" else self.grad_slack
         if per_element is None:
             per_element = np.zeros(len(self.terms))
         n = max(len(self.terms), 1)
@@ -137,6 +151,17 @@ class Reference:
             total = total / len(self.terms) if self.terms else _NAN
         hi, lo = _split((_flush_result(total, self.flush_below),))
         return hi.reshape(()), lo.reshape(())
+
+    def target_gradient(self, reduction: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """d(reduced loss)/d(target): (hi, lo, the size of its two terms), shaped like the
+        input. Both terms are there at every target, so the error is always measured at
+        their size (tolerances.py)."""
+        n = len(self.target_grads)
+        scale = _ONE / n if reduction == "mean" and n else _ONE
+        values = tuple(_flush_result(g * scale, self.flush_below) for g in self.target_grads)
+        hi, lo = _split(values)
+        terms = np.zeros(n) if self.target_terms is None else self.target_terms * float(scale)
+        return hi.reshape(self.shape), lo.reshape(self.shape), terms.reshape(self.shape)
 
     def gradient(self, reduction: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """d(reduced loss)/d(input): (hi, lo, the scale its error is measured at), each
@@ -195,23 +220,30 @@ def compute(inputs: Inputs, conventions: Conventions | None = None) -> Reference
     pw = None if inputs.pos_weight is None else inputs.pos_weight.reshape(-1)
     evaluate = _probs_element if inputs.form == "probs" else _logits_element
     flush_below = _flush_threshold(fmt) if conv.flush_subnormals else 0.0
-    terms, grads = [], []
+    terms, grads, target_grads = [], [], []
     grad_terms, loss_slack, grad_slack = np.empty(x.size), np.zeros(x.size), np.zeros(x.size)
+    target_terms, target_slack = np.empty(x.size), np.zeros(x.size)
     for i in range(x.size):
         pw_i = 1.0 if pw is None else float(pw[i])
         e = evaluate(float(x[i]), float(y[i]), pw_i, fmt, conv, conventions is not None)
         loss, grad, size = e.loss, e.grad, e.grad_terms
+        target_grad, target_size = e.target_grad, e.target_terms
         weight_size = 1.0
         if w is not None:
             weight = _CTX.mpf(float(w[i]))
             loss, grad, size = _times(weight, loss), _times(weight, grad), abs(weight) * size
+            target_grad = _times(weight, target_grad)
+            target_size = _times(abs(weight), target_size)
             weight_size = abs(float(w[i]))
         terms.append(_flush_result(loss, flush_below))
         grads.append(_flush_result(grad, flush_below))
+        target_grads.append(_flush_result(target_grad, flush_below))
         grad_terms[i] = float(size)
-        if e.loss_slack or e.grad_slack:
+        target_terms[i] = float(target_size)
+        if e.loss_slack or e.grad_slack or e.target_slack:
             loss_slack[i] = _times_slack(weight_size, e.loss_slack)
             grad_slack[i] = _times_slack(weight_size, e.grad_slack)
+            target_slack[i] = _times_slack(weight_size, e.target_slack)
     pipeline = conv.logits_through_probabilities and inputs.form == "logits"
     return Reference(
         tuple(terms),
@@ -221,8 +253,11 @@ def compute(inputs: Inputs, conventions: Conventions | None = None) -> Reference
         flush_below,
         single_term=(y == 0) | (y == 1),
         smallest_normal=fmt.smallest_normal,
+        target_grads=tuple(target_grads),
+        target_terms=target_terms,
         loss_slack=loss_slack if pipeline else None,
         grad_slack=grad_slack if pipeline else None,
+        target_slack=target_slack if pipeline else None,
     )
 
 
@@ -264,7 +299,8 @@ def _probs_element(
     if np.isnan(p) or np.isnan(y):
         # an inclusive clip passes no gradient to a NaN prediction (it is not in the range)
         masked = conv.prob_clip is not None and conv.clip_gradient == "inclusive" and np.isnan(p)
-        return Element(_NAN, _ZERO if masked else _NAN, _NAN)
+        target_only = _target_terms_only(_probs_element, p, y, _pw, fmt, conv, as_framework)
+        return Element(_NAN, _ZERO if masked else _NAN, _NAN, *target_only)
     p = _flush(p, fmt, conv)
     y = _flush(y, fmt, conv)
     passed = _ONE  # the share of the gradient the clip lets through
@@ -274,7 +310,7 @@ def _probs_element(
         passed = _clip_passes(p, lo, hi, conv)
         p = min(max(p, lo), hi)
     if not 0.0 <= p <= 1.0 and not as_framework:
-        return Element(_NAN, _NAN, _NAN)  # the mathematics is undefined outside [0, 1]
+        return Element(_NAN, _NAN, _NAN, _NAN, _NAN)  # undefined outside [0, 1]
     mp_p, mp_y = _CTX.mpf(p), _CTX.mpf(y)
     if conv.complement_in_dtype:
         q = _CTX.mpf(float(fmt.round(np.float64(1.0) - np.float64(p))))
@@ -288,8 +324,9 @@ def _probs_element(
         log_p = _CTX.nan if _CTX.isnan(log_p) else max(log_p, floor)
         log_q = _CTX.nan if _CTX.isnan(log_q) else max(log_q, floor)
     loss = -(_times(mp_y, log_p) + _times(_ONE - mp_y, log_q))
+    by_target = {"target_grad": log_q - log_p, "target_terms": abs(log_p) + abs(log_q)}
     if passed == 0 and conv.clip_gradient == "inclusive":
-        return Element(loss, _ZERO, _ZERO)  # a select: nothing reaches p
+        return Element(loss, _ZERO, _ZERO, **by_target)  # a select: nothing reaches p
     if conv.grad_denominator_floor is not None:
         # PyTorch's backward: (p - y) / max((1 - p) p, EPSILON)
         denominator = max(q * mp_p, _CTX.mpf(conv.grad_denominator_floor))
@@ -300,7 +337,24 @@ def _probs_element(
         grad, terms = second - first, abs(first) + abs(second)
     if conv.clip_gradient == "minmax" and abs(grad) > float(fmt.info().max):
         grad = _CTX.sign(grad) * _INF  # overflows the dtype: then 0 * inf = NaN outside
-    return Element(loss, passed * grad, passed * terms if passed else _ZERO)
+    return Element(loss, passed * grad, passed * terms if passed else _ZERO, **by_target)
+
+
+def _target_terms_only(
+    evaluate: Callable[..., Element],
+    v: float,
+    y: float,
+    pw: float,
+    fmt: FloatFormat,
+    conv: Conventions,
+    as_framework: bool,
+) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """(d loss / d target, its terms' size) where the target is NaN: the derivative does
+    not involve the target, so it is still a number when the input is; NaN otherwise."""
+    if np.isnan(v) or np.isnan(pw):
+        return _NAN, _NAN
+    e = evaluate(v, 0.0, pw, fmt, conv, as_framework)
+    return e.target_grad, e.target_terms
 
 
 def _clip_passes(p: float, lo: float, hi: float, conv: Conventions) -> mpmath.mpf:
@@ -348,7 +402,8 @@ def _logits_element(
     x: float, y: float, pw: float, fmt: FloatFormat, conv: Conventions, as_framework: bool
 ) -> Element:
     if np.isnan(x) or np.isnan(y) or np.isnan(pw):
-        return Element(_NAN, _NAN, _NAN)
+        target_only = _target_terms_only(_logits_element, x, y, pw, fmt, conv, as_framework)
+        return Element(_NAN, _NAN, _NAN, *target_only)
     x = _flush(x, fmt, conv)
     y = _flush(y, fmt, conv)
     sp_pos, sp_neg, sig_pos, sig_neg = _softplus_and_sigmoid(x)
@@ -359,7 +414,8 @@ def _logits_element(
     grad = _times(_ONE - mp_y, sig_pos) - _times(mp_pw * mp_y, sig_neg)
     # the documented form sigmoid(x) (1 + (pw - 1) y) - pw y: the scale it rounds at
     terms = abs(sig_pos * (1 + (mp_pw - 1) * mp_y)) + abs(mp_pw * mp_y)
-    return Element(loss, grad, terms)
+    target_grad = _times(mp_pw, sp_neg) - sp_pos
+    return Element(loss, grad, terms, target_grad, sp_pos + abs(mp_pw) * sp_neg)
 
 
 def _through_sigmoid(
@@ -379,8 +435,11 @@ def _through_sigmoid(
         centre.loss,
         centre.grad,
         centre.grad_terms,
+        centre.target_grad,
+        centre.target_terms,
         loss_slack=_spread(centre.loss, [e.loss for e in evaluated]),
         grad_slack=_spread(centre.grad, [e.grad for e in evaluated]),
+        target_slack=_spread(centre.target_grad, [e.target_grad for e in evaluated]),
     )
 
 
@@ -390,7 +449,9 @@ def _chain_sigmoid(
     """The probability formula at the pipeline's p, its gradient times p (1 - p)."""
     e = _probs_element(p, y, pw, fmt, conv, as_framework)
     slope = _CTX.mpf(p) * (_ONE - _CTX.mpf(p))
-    return Element(e.loss, _times(slope, e.grad), slope * e.grad_terms)
+    return Element(
+        e.loss, _times(slope, e.grad), slope * e.grad_terms, e.target_grad, e.target_terms
+    )
 
 
 def _neighbours(p: float, fmt: FloatFormat, ulps: int) -> list[float]:

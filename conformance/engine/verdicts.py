@@ -71,10 +71,12 @@ class Judgement:
 
 @dataclass(frozen=True)
 class Quantity:
-    """What a check compares: the loss, or its gradient with respect to the input."""
+    """What a check compares: the loss, or its gradient with respect to the input or to
+    the target."""
 
     reduction: str
     grad: bool
+    wrt: str = "input"
 
     @property
     def elementwise(self) -> bool:
@@ -86,9 +88,10 @@ class Quantity:
     ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None, np.ndarray]:
         """(hi, lo, tolerance in ULPs, the scale the ULPs are taken at (None: the value),
         the reference's own width (Reference.slack))."""
-        slack = ref.slack(self.reduction, self.grad)
+        slack = ref.slack(self.reduction, self.grad, self.wrt)
         if self.grad:
-            hi, lo, terms = ref.gradient(self.reduction)
+            gradient = ref.target_gradient if self.wrt == "target" else ref.gradient
+            hi, lo, terms = gradient(self.reduction)
             return hi, lo, GRAD_ULPS, terms, slack
         if self.reduction == "none":
             hi, lo = ref.elementwise()
@@ -119,7 +122,10 @@ def _describe_worst(
     scale: np.ndarray | None,
     fmt: FloatFormat,
     cmp: Comparison,
+    single_term: bool,
 ) -> str:
+    """The worst element's value, expectation and error; for a gradient in both units.
+    ``single_term``: a gradient whose target-0-or-1 elements are measured relatively."""
     bad = np.flatnonzero(~cmp.within)
     index = int(bad[np.argmax(cmp.error_ulps[bad])]) if bad.size else 0
     flat_got = np.asarray(got, dtype=np.float64).reshape(-1)
@@ -135,7 +141,7 @@ def _describe_worst(
             0.0,
             fmt,
         ).error_ulps[0]
-        if terms > abs(expected):
+        if terms > abs(expected) or not single_term:
             measured = f"{measured} of the terms' size {terms:.3g}; {relative:.3g} ULP of the value"
         else:
             measured = f"{measured} of the value (target 0 or 1: no cancellation)"
@@ -218,7 +224,7 @@ def _judge_value(
                 conventions=conv.names(),
                 evidence=seen,
             )
-    detail = _describe_worst(got, hi, lo, scale, fmt, math_cmp)
+    detail = _describe_worst(got, hi, lo, scale, fmt, math_cmp, quantity.wrt == "input")
     return Judgement(
         Verdict.FAIL,
         detail,

@@ -42,6 +42,8 @@ SCHEMA_VERSION = 3
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 VERDICTS = [v.value for v in Verdict]
 CONFORMING = ("pass", "convention")
+QUANTITIES = ("value", "grad", "target_grad")
+"""What a check compares: the loss, d loss / d input, d loss / d target."""
 MAX_REPORT_BYTES = 1 << 30
 """Largest report (uncompressed) that is read: the full profile writes about 1/20 of it."""
 
@@ -105,7 +107,7 @@ def check_record(result: CheckResult, machine: str) -> dict[str, Any]:
         "device": c.device,
         "dtype": c.dtype,
         "reduction": c.reduction,
-        "quantity": "grad" if c.grad else "value",
+        "quantity": c.quantity,
         "case": c.case.id,
         "verdict": j.verdict.value,
         "error_ulps": json_float(j.error_ulps),
@@ -194,8 +196,9 @@ def _case_info(case: Case) -> dict[str, Any]:
 def summarise(checks: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per adapter: verdict counts, known bugs among the fails and errors, the share of
     checks that conform (pass or convention, of those that ran), and the worst error in
-    ULPs per quantity (value, grad) and dtype among passing checks (a convention's error
-    against the mathematics is unbounded by design, and a fail's is in its record)."""
+    ULPs per quantity (value, grad, target_grad) and dtype among passing checks (a
+    convention's error against the mathematics is unbounded by design, and a fail's is in
+    its record)."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     worst: dict[str, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
     for record in checks:
@@ -218,7 +221,7 @@ def summarise(checks: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             else None,
             "worst_ulps": {
                 quantity: {d: round(e, 3) for d, e in sorted(worst[name][quantity].items())}
-                for quantity in ("value", "grad")
+                for quantity in QUANTITIES
             },
         }
     return summary

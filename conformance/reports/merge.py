@@ -189,6 +189,6 @@ def _ulp(element: dict[str, Any], fmt: FloatFormat, quantity: str) -> float:
     gradient of the size of its terms, recovered from the stored error (error = distance
     / unit) where that is possible."""
     got, expected, error = (float(element[k]) for k in ("got", "expected", "error_ulps"))
-    if quantity == "grad" and 0 < error < np.inf and np.isfinite(got) and got != expected:
+    if quantity != "value" and 0 < error < np.inf and np.isfinite(got) and got != expected:
         return abs(got - expected) / error
     return float(fmt.ulp(np.float64(expected))) if np.isfinite(expected) else np.inf

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.base import DTYPES
-from conformance.reports.document import VERDICTS
+from conformance.reports.document import QUANTITIES, VERDICTS
 
 DTYPE_ORDER = list(DTYPES)
 
@@ -14,9 +14,9 @@ def summary_table(report: dict[str, Any]) -> str:
     """Verdict counts, known bugs, the share that conforms and the worst errors per adapter,
     then each run's time and memory, and whether the report is complete."""
     columns = sorted(
-        {(q, d) for s in report["summary"].values() for q in ("value", "grad")
-         for d in s["worst_ulps"][q]},
-        key=lambda qd: (qd[0] != "value", DTYPE_ORDER.index(qd[1])),
+        {(q, d) for s in report["summary"].values() for q in QUANTITIES
+         for d in s["worst_ulps"].get(q, {})},
+        key=lambda qd: (QUANTITIES.index(qd[0]), DTYPE_ORDER.index(qd[1])),
     )  # fmt: skip
     header = ["adapter", *VERDICTS, "known", "conform", *(f"{q} {d}" for q, d in columns)]
     rows = [header]
@@ -32,7 +32,7 @@ def summary_table(report: dict[str, Any]) -> str:
                 *(str(s[v]) for v in VERDICTS),
                 str(s["known_bug"]),
                 "-" if percent is None else f"{percent:.1f}%",
-                *(f"{worst[q][d]:.3g}" if d in worst[q] else "-" for q, d in columns),
+                *(f"{worst[q][d]:.3g}" if d in worst.get(q, {}) else "-" for q, d in columns),
             ]
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
