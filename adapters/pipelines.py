@@ -7,7 +7,8 @@ runs that pipeline in one framework's idiom, eager and compiled:
 - PyTorch: ``F.binary_cross_entropy(torch.sigmoid(x), y)``,
   ``nn.BCELoss()(nn.Sequential(nn.Sigmoid())(x), y)`` and ``torch.compile`` of the first.
 - Keras/TensorFlow: ``BinaryCrossentropy()(y, keras.activations.sigmoid(x))`` eager, in
-  ``tf.function`` and in ``tf.function(jit_compile=True)`` (XLA). Keras does not round
+  ``tf.function`` and in ``tf.function(jit_compile=True)`` (XLA), and a model ending in a
+  sigmoid layer through ``model.compile(loss=...)`` and ``model.evaluate``. Keras does not round
   the sigmoid here by design: ``keras.activations.sigmoid`` tags its output with its logits
   and the TensorFlow backend's ``binary_crossentropy`` computes from those, "to prevent
   collapsing zero when training" (``_get_logits``); its reference is therefore the fused
@@ -263,6 +264,92 @@ class XlaSigmoidThenBinaryCrossentropy(TfFunctionSigmoidThenBinaryCrossentropy):
     decorator = "tf.function(jit_compile=True)"
 
 
+class KerasModelEvaluate(_TensorflowAdapter):
+    """A Keras model ending in a sigmoid, compiled with BinaryCrossentropy and evaluated:
+    ``model.evaluate`` runs Keras's test step (``model.compile``'s default
+    ``jit_compile="auto"``, which resolves to no XLA for this model on the CPU) and reports
+    the loss through its loss tracker. One model per dtype and reduction; the logits are the
+    model's input, one per sample, so each element is one sample's loss. Values only (no
+    gradient comes out of ``evaluate``), and only reduced losses (it reports one number)."""
+
+    name = "keras.Model(sigmoid).compile(BinaryCrossentropy).evaluate"
+    api = (
+        "model = keras.Sequential([keras.Input((1,)), keras.layers.Activation('sigmoid')]); "
+        "model.compile(loss=BinaryCrossentropy(reduction=r)); model.evaluate(x, y)"
+    )
+    forms = frozenset({"logits"})
+    supports_grad = False
+    supports_target_grad = False
+    reductions = frozenset({"mean", "sum"})
+    extended = True
+    conventions = KerasSigmoidThenBinaryCrossentropy.conventions
+
+    def device_unavailable(self, device: str) -> str | None:
+        return _keras_backend_problem(_tensorflow()) or super().device_unavailable(device)
+
+    def unsupported(self, call: Call) -> str | None:
+        if call.input.shape != call.target.shape:
+            return "a model's samples pair each logit with one target: shapes must be equal"
+        return super().unsupported(call)
+
+    def prepare(self, call: Call) -> Prepared:
+        tf = _tensorflow()
+        models: dict[tuple[str, str], Any] = self.__dict__.setdefault("_models", {})
+        key = (call.dtype, call.reduction)
+        if key not in models:
+            models[key] = self._model(tf.keras, call)
+        model = models[key]
+        x, y = call.input.reshape(-1, 1), call.target.reshape(-1, 1)
+        weight = None
+        if call.weight is not None:
+            weight = np.broadcast_to(call.weight, call.input.shape).reshape(-1)
+
+        def execute() -> float:
+            return model.evaluate(x, y, sample_weight=weight, batch_size=max(len(x), 1), verbose=0)
+
+        # a Python float (or the [] evaluate gives for no data): it carries no dtype
+        return Prepared(execute, lambda loss: loss, converts_inputs=True)
+
+    @staticmethod
+    def _model(keras: Any, call: Call) -> Any:
+        model = keras.Sequential(
+            [
+                keras.Input(shape=(1,), dtype=call.dtype),
+                keras.layers.Activation("sigmoid", dtype=call.dtype),
+            ]
+        )
+        reduction = _KERAS_REDUCTION[call.reduction]
+        model.compile(loss=keras.losses.BinaryCrossentropy(reduction=reduction, dtype=call.dtype))
+        return model
+
+    def reproducer(self, call: Call) -> str | None:
+        weight = (
+            ", sample_weight=np.broadcast_to(w, x.shape).reshape(-1)"
+            if call.weight is not None
+            else ""
+        )
+        reduction = _KERAS_REDUCTION[call.reduction]
+        return "\n".join(
+            [
+                "import os",
+                "",
+                'os.environ["KERAS_BACKEND"] = "tensorflow"',
+                "import keras",
+                "",
+                "model = keras.Sequential([",
+                f"    keras.Input(shape=(1,), dtype={call.dtype!r}),",
+                f"    keras.layers.Activation('sigmoid', dtype={call.dtype!r}),",
+                "])",
+                f"model.compile(loss=keras.losses.BinaryCrossentropy(reduction={reduction!r}, "
+                f"dtype={call.dtype!r}))",
+                f"xs, ys = x.reshape(-1, 1).astype({call.dtype!r}), y.reshape(-1, 1).astype("
+                f"{call.dtype!r})",
+                f"loss = np.float64(model.evaluate(xs, ys{weight}, batch_size=max(len(xs), 1), "
+                "verbose=0))",
+            ]
+        )
+
+
 # -- JAX -----------------------------------------------------------------------------------
 
 
@@ -311,6 +398,7 @@ ADAPTERS = (
     KerasSigmoidThenBinaryCrossentropy(),
     TfFunctionSigmoidThenBinaryCrossentropy(),
     XlaSigmoidThenBinaryCrossentropy(),
+    KerasModelEvaluate(),
     JaxSigmoidThenTextbook(),
     JitSigmoidThenTextbook(),
 )

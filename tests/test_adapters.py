@@ -39,6 +39,7 @@ EXPECTED = {
     "keras.activations.sigmoid+BinaryCrossentropy",
     "tf.function(keras.activations.sigmoid+BinaryCrossentropy)",
     "tf.function(jit_compile=True)(keras.activations.sigmoid+BinaryCrossentropy)",
+    "keras.Model(sigmoid).compile(BinaryCrossentropy).evaluate",
     "jax.nn.sigmoid+jax.numpy.textbook",
     "jax.jit(jax.nn.sigmoid+jax.numpy.textbook)",
 } | {
