@@ -63,3 +63,31 @@ def test_shipped_registry_has_evidence():
     for bug in load_known_bugs():
         assert bug.link.startswith("https://"), bug
         assert bug.reason.strip()
+
+
+def test_cpu_only_causes_do_not_explain_a_gpu_check():
+    """An entry whose cause is a CPU kernel (torch.sigmoid's underflow) names the CPU: the
+    same failure on a GPU is a new finding until measured there."""
+    sigmoid = [b for b in load_known_bugs() if "torch.sigmoid underflows" in b.reason]
+    assert sigmoid and all(b.device == ("cpu",) for b in sigmoid)
+    fields = dict(
+        adapter="torch.nn.BCEWithLogitsLoss",
+        case="extreme-logits/x-minus-89",
+        dtype="float32",
+        reduction="none",
+        quantity="grad",
+        version="2.13.0",
+    )
+    assert any(b.matches(device="cpu", **fields) for b in sigmoid)
+    assert not any(b.matches(device="gpu", **fields) for b in sigmoid)
+
+
+def test_target_gradient_checks_are_not_named_by_grad_entries(tmp_path):
+    """quantity: grad means d/d input; d/d target is target_grad, registered on its own."""
+    path = tmp_path / "bugs.yaml"
+    path.write_text("- {adapter: torch.*, case: '*', quantity: grad, reason: r, link: l}\n")
+    (entry,) = load_known_bugs(path)
+    fields = dict(adapter="torch.nn.BCELoss", case="c", dtype="float32", device="cpu",
+                  reduction="none", version="2.13.0")  # fmt: skip
+    assert entry.matches(quantity="grad", **fields)
+    assert not entry.matches(quantity="target_grad", **fields)
