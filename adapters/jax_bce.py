@@ -238,20 +238,26 @@ class JaxNumpyTextbook(_JaxAdapter):
         return "-(y_j * jnp.log(x_j) + (1 - y_j) * jnp.log(1 - x_j))"
 
 
-class JitOptaxSigmoidBinaryCrossEntropy(CompiledMixin, OptaxSigmoidBinaryCrossEntropy):
-    """The same optax loss and its gradient under jax.jit (XLA), one compile per signature."""
+class JitMixin(CompiledMixin):
+    """Put before an eager JAX adapter: its function (loss and gradient) under jax.jit,
+    one compile per signature, dropped with the eager caches (JaxMemoryBound)."""
 
-    name = "jax.jit(optax.sigmoid_binary_cross_entropy)"
-    api = "jax.jit(lambda x, y: jnp.mean(optax.sigmoid_binary_cross_entropy(x, y)))"
     jit = True
 
     def cache_generation(self) -> int:
         return MEMORY.generation
 
     def _function(self, reduction: str, grad: bool, wrt: str) -> Any:
-        eager = super()._function
+        eager = super()._function  # type: ignore[misc]
         key = (reduction, grad, wrt)
         return self.compiled(key, lambda: _jax().jit(eager(*key)))
+
+
+class JitOptaxSigmoidBinaryCrossEntropy(JitMixin, OptaxSigmoidBinaryCrossEntropy):
+    """The same optax loss and its gradient under jax.jit (XLA), one compile per signature."""
+
+    name = "jax.jit(optax.sigmoid_binary_cross_entropy)"
+    api = "jax.jit(lambda x, y: jnp.mean(optax.sigmoid_binary_cross_entropy(x, y)))"
 
 
 ADAPTERS = (

@@ -46,7 +46,7 @@ import numpy as np
 from adapters import formulas
 from adapters.base import Call, Conventions, Prepared
 from adapters.compiled import CompiledMixin
-from adapters.jax_bce import _XLA_FTZ, MEMORY, _jax, _JaxAdapter
+from adapters.jax_bce import _XLA_FTZ, JitMixin, _jax, _JaxAdapter
 from adapters.tensorflow_bce import (
     _KERAS_REDUCTION,
     KERAS_DOMAIN,
@@ -375,20 +375,11 @@ class JaxSigmoidThenTextbook(_JaxAdapter):
         )
 
 
-class JitSigmoidThenTextbook(CompiledMixin, JaxSigmoidThenTextbook):
+class JitSigmoidThenTextbook(JitMixin, JaxSigmoidThenTextbook):
     """The same pipeline under jax.jit: XLA fuses the sigmoid into the loss."""
 
     name = "jax.jit(jax.nn.sigmoid+jax.numpy.textbook)"
     api = "jax.jit(lambda x, y: jnp.mean(-(y*jnp.log(s) + (1-y)*jnp.log(1-s))))"
-    jit = True
-
-    def cache_generation(self) -> int:
-        return MEMORY.generation
-
-    def _function(self, reduction: str, grad: bool, wrt: str) -> Any:
-        eager = super()._function
-        key = (reduction, grad, wrt)
-        return self.compiled(key, lambda: _jax().jit(eager(*key)))
 
 
 ADAPTERS = (
