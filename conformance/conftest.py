@@ -122,7 +122,14 @@ def runner(pytestconfig: pytest.Config) -> Iterator[SupervisedRunner | _InProces
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     plan = getattr(config, "_bce_plan", None)
     filtered = config.getoption("adapters") or config.getoption("cases")
-    if plan is None or filtered:
+    if filtered:
+        return
+    if plan is None and getattr(config.option, "numprocesses", None):
+        terminalreporter.write_line(
+            "known_bugs.yaml: stale entries are listed by a run without -n (pytest-xdist "
+            "workers each see part of the matrix)"
+        )
+    if plan is None:
         return
     explained = config._bce_used_bugs  # type: ignore[attr-defined]
     fields = [check_fields(c) for c in plan.checks]
