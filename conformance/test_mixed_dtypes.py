@@ -102,12 +102,15 @@ def _arrays(form: str, mix: Mix) -> Arrays:
         x = 1 / (1 + np.exp(-x.astype(NUMPY.get(mix.input, mix.input)).astype(np.float64)))
     y = rng.permutation(np.arange(N) % 2)  # hard labels, both classes
     w, pw = rng.uniform(0.5, 1.5, N), rng.uniform(0.5, 2.0, N)
-    cast = lambda a, dtype: a.astype(NUMPY.get(dtype, dtype))  # noqa: E731
+
+    def in_dtype(a: np.ndarray, dtype: str) -> np.ndarray:
+        return a.astype(NUMPY.get(dtype, dtype))
+
     return Arrays(
-        cast(x, mix.input),
-        cast(y, mix.target),
-        None if mix.weight is None else cast(w, mix.weight),
-        cast(pw, mix.weight) if mix.pos_weight else None,
+        in_dtype(x, mix.input),
+        in_dtype(y, mix.target),
+        None if mix.weight is None else in_dtype(w, mix.weight),
+        in_dtype(pw, mix.weight) if mix.pos_weight and mix.weight else None,
     )
 
 
