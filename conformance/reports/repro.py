@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from adapters.base import DEVICES, DTYPES, Adapter, Call
+from adapters.base import DEVICES, DTYPES, Adapter, Call, Wrt
 from adapters.registry import discover
 from conformance.engine.cases import CASES_DIR, Case, load_cases
 from conformance.engine.matrix import Check, build_call
@@ -75,9 +75,11 @@ class Reproducers:
         return {a.name: a for a in discover(self._extra_adapters).adapters}
 
     def check(self, check_id: str) -> Check:
-        """The check an id names: ``adapter-device-dtype-case:reduction[:grad]``."""
-        rest, grad = (check_id[: -len(":grad")], True) if check_id.endswith(":grad") else (
-            check_id, False)  # fmt: skip
+        """The check an id names: ``adapter-device-dtype-case:reduction[:grad|:target_grad]``."""
+        rest, grad, wrt = check_id, False, cast(Wrt, "input")
+        for suffix, of in ((":grad", cast(Wrt, "input")), (":target_grad", cast(Wrt, "target"))):
+            if check_id.endswith(suffix):
+                rest, grad, wrt = check_id[: -len(suffix)], True, of
         rest, _, reduction = rest.rpartition(":")
         for name in sorted(self.adapters, key=len, reverse=True):
             if not rest.startswith(name + "-"):
@@ -89,7 +91,7 @@ class Reproducers:
             case = self.cases.get(case_id)
             if case is None:
                 raise ReproError(f"{check_id}: no case {case_id!r} in {self._where()}")
-            return Check(self.adapters[name], case, dtype, device, reduction, grad)
+            return Check(self.adapters[name], case, dtype, device, reduction, grad, wrt)
         raise ReproError(f"{check_id}: names no adapter known here (see bce-conformance adapters)")
 
     def _where(self) -> str:
