@@ -132,6 +132,12 @@ def test_symmetry(form, adapter):
     # logits |x| (x (1 - y) and x y are formed), for probabilities |log p| + |log(1 - p)|
     # (1 - y, not exact for a soft label, multiplies them).
     upper = st.floats(0.5, 1 - 1e-6)  # 1 - p is exact for p >= 0.5 (Sterbenz)
+    if form == "logits" and adapter.conventions.logits_through_probabilities:
+        pytest.skip(
+            "a pipeline rounds sigmoid(x) to the dtype before BCE, and sigmoid(x) and "
+            "sigmoid(-x) round differently: its loss is symmetric only to within that rounding, "
+            "which the matrix's pipeline reference (tolerances.SIGMOID_ULPS) measures"
+        )
 
     @SETTINGS
     @given(_pairs(upper if form == "probs" else logits))
