@@ -240,10 +240,9 @@ def compute(inputs: Inputs, conventions: Conventions | None = None) -> Reference
         target_grads.append(_flush_result(target_grad, flush_below))
         grad_terms[i] = float(size)
         target_terms[i] = float(target_size)
-        if e.loss_slack or e.grad_slack or e.target_slack:
-            loss_slack[i] = _times_slack(weight_size, e.loss_slack)
-            grad_slack[i] = _times_slack(weight_size, e.grad_slack)
-            target_slack[i] = _times_slack(weight_size, e.target_slack)
+        loss_slack[i] = _times_slack(weight_size, e.loss_slack)
+        grad_slack[i] = _times_slack(weight_size, e.grad_slack)
+        target_slack[i] = _times_slack(weight_size, e.target_slack)
     pipeline = conv.logits_through_probabilities and inputs.form == "logits"
     return Reference(
         tuple(terms),
