@@ -11,6 +11,7 @@ import pytest
 
 from adapters.base import DEVICES, DTYPES
 from conformance.engine.matrix import DEFAULT_DEVICES, PROFILES
+from conformance.running.cache_dir import default_cache_dir
 from conformance.running.supervisor import DEFAULT_TIMEOUT_S
 
 
@@ -28,12 +29,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--adapter", action="append", default=[],
         help="extra adapters: MODULE:OBJECT or path/to/file.py:OBJECT (repeatable)",
     )  # fmt: skip
+    group.addoption("--shard", metavar="K/N", help="run only the K-th of N shards of the matrix")
+    group.addoption(
+        "--cache-dir", default=str(default_cache_dir()),
+        help="compiled executables and references kept between runs (safe to delete)",
+    )  # fmt: skip
+    group.addoption("--no-cache", action="store_true", help="use and keep no cache at all")
     group.addoption(
         "--check-timeout", type=float, default=DEFAULT_TIMEOUT_S,
         help=f"seconds per matrix check before it is an error (default {DEFAULT_TIMEOUT_S:g})",
     )  # fmt: skip
     group.addoption(
         "--isolation", default="process", choices=("process", "none"),
-        help="process (default): matrix checks run in a supervised worker process, so a "
+        help="process (default): matrix checks run in supervised worker processes, so a "
         "crash or hang fails one test; none: in the pytest process (for debuggers)",
     )  # fmt: skip

@@ -11,18 +11,24 @@
 
 Every adapter keeps the source it came from. A name seen twice keeps the first and warns,
 naming both sources. A plug-in that fails to load becomes a ``LoadProblem`` (its error
-message, reported, never raised), so one broken plug-in cannot stop a run.
+message, reported, never raised), so one broken plug-in cannot stop a run. Nor can one
+that never finishes importing: each plug-in and spec is loaded in a thread given
+``IMPORT_TIMEOUT_S``; past it, the load is abandoned (the thread is left blocked, a
+daemon) and reported naming the module. ``skip`` leaves out sources already known to be
+broken, so worker processes do not wait for the same import again.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
 import sys
+import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -32,6 +38,9 @@ from typing import Any
 from adapters.base import Adapter
 
 ENTRY_POINT_GROUP = "bce_conformance.adapters"
+IMPORT_TIMEOUT_S = 60.0
+"""How long loading one plug-in may take: importing a framework is part of it for some
+(TensorFlow takes about 9 s on a 2-core machine), a hang is not."""
 BUILTIN_MODULES = (
     "adapters.torch_bce",
     "adapters.tensorflow_bce",
@@ -140,23 +149,68 @@ def _builtin_with_sources() -> list[tuple[Adapter, str]]:
     return out
 
 
-def discover(extra_specs: Iterable[str] = (), *, strict_specs: bool = True) -> Discovery:
+def _load_entry_point(entry: importlib.metadata.EntryPoint, source: str) -> list[Adapter]:
+    return _as_adapters(entry.load(), source)
+
+
+def _within(load: Callable[[], list[Adapter]], what: str, timeout: float) -> list[Adapter]:
+    """``load()`` in a daemon thread; AdapterSpecError if it raises or does not finish."""
+    outcome: list[Any] = []
+
+    def target() -> None:
+        try:
+            outcome.append(load())
+        except BaseException as exc:  # carried to the caller's thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=target, name=f"load {what}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not outcome:
+        raise AdapterSpecError(
+            f"{what}: importing it did not finish in {timeout:g} s (does the module hang at "
+            "import?); the run goes on without it"
+        )
+    if isinstance(outcome[0], AdapterSpecError):
+        raise outcome[0]
+    if isinstance(outcome[0], BaseException):
+        raise AdapterSpecError(f"{what}: {type(outcome[0]).__name__}: {outcome[0]}")
+    return outcome[0]  # type: ignore[no-any-return]
+
+
+def discover(
+    extra_specs: Iterable[str] = (),
+    *,
+    strict_specs: bool = True,
+    skip: Iterable[str] = (),
+    timeout: float | None = None,
+) -> Discovery:
     """Built-ins, then plug-ins, then ``extra_specs``; duplicates warn and keep the first.
 
     A spec that fails to load raises ``AdapterSpecError`` (a usage error before any work),
-    or with ``strict_specs=False`` becomes a ``LoadProblem`` like a broken plug-in."""
+    or with ``strict_specs=False`` becomes a ``LoadProblem`` like a broken plug-in. Sources
+    in ``skip`` (a ``LoadProblem``'s ``source``) are not loaded at all. ``timeout``: per
+    source, default ``IMPORT_TIMEOUT_S``."""
+    timeout = IMPORT_TIMEOUT_S if timeout is None else timeout
     found = _builtin_with_sources()
     problems: list[LoadProblem] = []
+    skipped = set(skip)
     for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         source = f"entry point {entry.name} ({entry.value})"
+        if source in skipped:
+            continue
         try:
-            found.extend((a, source) for a in _as_adapters(entry.load(), source))
-        except Exception as exc:  # a broken plug-in is reported, never fatal
-            problems.append(LoadProblem(source, f"{type(exc).__name__}: {exc}"))
+            load = functools.partial(_load_entry_point, entry, source)
+            found.extend((a, source) for a in _within(load, source, timeout))
+        except AdapterSpecError as exc:  # a broken plug-in is reported, never fatal
+            problems.append(LoadProblem(source, str(exc).removeprefix(f"{source}: ")))
     for spec in extra_specs:
         source = f"--adapter {spec}"
+        if source in skipped:
+            continue
         try:
-            found.extend((a, source) for a in load_spec(spec))
+            load = functools.partial(load_spec, spec)
+            found.extend((a, source) for a in _within(load, spec, timeout))
         except AdapterSpecError as exc:
             if strict_specs:
                 raise

@@ -7,6 +7,11 @@ Each becomes an ``Outcome`` whose ``malformed`` says what came back and what was
 which the verdict engine reports as an ``error``; only well-formed values reach the
 comparison, as float64 arrays of the shape the call asks for. A gradient call is judged
 on its gradient: a malformed loss there leaves ``value`` None (its value check says why).
+
+Framework tensors are read as they are: a PyTorch tensor is detached and copied to the
+host (one that requires grad, or lives on a GPU, cannot be read by NumPy directly), a
+TensorFlow or JAX array through NumPy's array protocol; the dtype recorded is the
+tensor's own (``torch.bfloat16`` is "bfloat16").
 """
 
 from __future__ import annotations
@@ -73,9 +78,26 @@ def outcome_from_return(result: Any, call: Call) -> Outcome:
 
 
 def _dtype_name(value: Any) -> str | None:
-    """The dtype a returned array has (a Python float: None, it has none)."""
+    """The dtype a returned array has (a Python float: None, it has none), by its NumPy
+    name: ``torch.float32`` and ``tf.float32`` are "float32"."""
     dtype = getattr(value, "dtype", None)
-    return None if dtype is None else str(np.dtype(dtype).name)
+    if dtype is None:
+        return None
+    try:
+        return str(np.dtype(dtype).name)
+    except TypeError:  # a framework's own dtype object
+        return str(getattr(dtype, "name", dtype)).removeprefix("torch.")
+
+
+def _host_values(value: Any) -> Any:
+    """A PyTorch tensor as a NumPy array (detached, on the host; bfloat16 via float32,
+    exactly); anything else unchanged."""
+    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        tensor = value.detach().cpu()
+        if str(tensor.dtype) == "torch.bfloat16":  # NumPy has no bfloat16 of torch's
+            tensor = tensor.float()
+        return tensor.numpy()
+    return value
 
 
 def _as_float64(
@@ -87,7 +109,7 @@ def _as_float64(
     if isinstance(value, str | bytes):
         return None, f"{_describe(value)}; expected {expected}"
     try:
-        array = np.asarray(value)
+        array = np.asarray(_host_values(value))
     except Exception as exc:  # ragged lists, objects whose __array__ raises
         reason = f"{type(exc).__name__}: {str(exc)[:_REPR_LIMIT]}"
         return None, f"{_describe(value)}, which NumPy cannot read ({reason}); expected {expected}"

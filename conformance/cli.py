@@ -25,26 +25,23 @@ no benchmark regressed, 1 when one did (see ``conformance/speed/gate.py``), 2 on
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
-import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from adapters.base import DEVICES, DTYPES
 from adapters.registry import AdapterSpecError, discover, select
-from conformance import hunt
+from conformance.application import ISOLATION, RunSpec, conformance_report, planned, run_conformance
 from conformance.engine.cases import CASES_DIR, load_cases
-from conformance.engine.matrix import DEFAULT_DEVICES, PROFILES, Runner, build_plan, split_list
-from conformance.known_bugs import REGISTRY_PATH, KnownBugsError, load_known_bugs
+from conformance.engine.matrix import DEFAULT_DEVICES, PROFILES, Runner, split_list
+from conformance.known_bugs import KnownBugsError, load_known_bugs
 from conformance.reports import environment
 from conformance.reports.compare import compare_reports
 from conformance.reports.compare import render as render_comparison
 from conformance.reports.document import (
     ReportError,
-    build_report,
     check_record,
     load_report,
     unexplained,
@@ -55,21 +52,13 @@ from conformance.reports.merge import merge_reports
 from conformance.reports.render import REPORT_FORMATS, render_report
 from conformance.reports.repro import Reproducers, ReproError
 from conformance.reports.table import summary_table
-from conformance.running.memory import TreeMemorySampler
+from conformance.running.cache_dir import default_cache_dir
 from conformance.running.progress import RunProgress
-from conformance.running.supervisor import (
-    DEFAULT_TIMEOUT_S,
-    ONE_THREAD_ENV,
-    Supervisor,
-    peak_rss_mib,
-    run_in_process,
-    sigterm_interrupts,
-)
+from conformance.running.scheduling import ShardError, parse_shard
+from conformance.running.supervisor import DEFAULT_TIMEOUT_S
 from conformance.speed import gate
 from conformance.speed.bench import SIZES as BENCH_SIZES
 from conformance.speed.command import run_bench
-
-ISOLATION = ("process", "none")
 
 
 class UsageError(ValueError):
@@ -109,6 +98,13 @@ def _sizes(text: str) -> list[int]:
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"sizes must be positive: {text!r}")
     return sizes
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        return parse_shard(text)
+    except ShardError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _seconds(text: str) -> float:
@@ -162,6 +158,17 @@ def _parser() -> argparse.ArgumentParser:
         "--framework-logs", action="store_true",
         help="let the frameworks' own log lines (TensorFlow, absl, XLA start-up) through to "
         "the terminal; by default they go to <output>.framework.log beside the report",
+    )  # fmt: skip
+    run.add_argument(
+        "--cache-dir", type=Path, default=default_cache_dir(), metavar="DIR",
+        help="compiled executables and references kept between runs (default "
+        f"{default_cache_dir()}; safe to delete)",
+    )  # fmt: skip
+    run.add_argument("--no-cache", action="store_true", help="use and keep no cache at all")
+    run.add_argument(
+        "--shard", type=_shard, metavar="K/N",
+        help="run only the K-th of N shards of the plan (balanced by measured cost); "
+        "'bce-conformance merge' joins the N reports",
     )  # fmt: skip
     run.add_argument(
         "--isolation", choices=ISOLATION, default="process",
@@ -306,68 +313,38 @@ def _check_writable(path: Path) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    started = time.perf_counter()
     for path in (args.output, args.html, args.markdown):
         if path is not None:
             _check_writable(path)
-    plan_options = {
-        "adapter_globs": args.adapters,
-        "extra_adapters": [_absolute_spec(spec) for spec in args.adapter],
-        "dtypes": args.dtypes,
-        "devices": args.devices,
-        "case_paths": args.cases,
-        "profile": args.profile,
-    }
-    plan = build_plan(**plan_options)
-    bugs = load_known_bugs()
+    framework_log = None
+    if args.isolation == "process" and not args.framework_logs:
+        framework_log = args.output.with_name(args.output.name.split(".")[0] + ".framework.log")
+        framework_log.write_bytes(b"")
+    spec = RunSpec(
+        profile=args.profile,
+        adapter_globs=args.adapters,
+        extra_adapters=[_absolute_spec(spec) for spec in args.adapter],
+        dtypes=args.dtypes,
+        devices=args.devices,
+        case_paths=args.cases,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        isolation=args.isolation,
+        cache_dir=None if args.no_cache else args.cache_dir,
+        shard=args.shard,
+        framework_log=framework_log,
+    )
+    plan, indices = planned(spec)
     for error in plan.case_errors:
         print(f"case error: {error}", file=sys.stderr)
     for problem in plan.load_problems:
         print(f"adapter plug-in not loaded: {problem.source}: {problem.message}", file=sys.stderr)
-    jobs = args.jobs or os.cpu_count() or 1
-    supervised = args.isolation == "process"
-    framework_log = None
-    if supervised and not args.framework_logs:
-        framework_log = args.output.with_name(args.output.name.split(".")[0] + ".framework.log")
-        framework_log.write_bytes(b"")
-    with TreeMemorySampler() as memory, sigterm_interrupts(), RunProgress(plan.checks) as shown:
-        if not supervised:
-            outcome = run_in_process(plan, bugs, on_result=shown)
-        else:
-            outcome = Supervisor(
-                plan, plan_options, jobs=jobs, timeout=args.timeout, on_result=shown,
-                stderr_path=None if framework_log is None else str(framework_log),
-            ).run()  # fmt: skip
+    with RunProgress([plan.checks[i] for i in indices]) as shown:
+        run = run_conformance(spec, plan=plan, indices=indices, on_result=shown)
+    outcome = run.outcome
     if outcome.interrupted:
         print(f"interrupted by {outcome.interrupted}: writing what ran so far", file=sys.stderr)
-    report = build_report(
-        outcome,
-        planned=len(plan.checks),
-        adapters=plan.adapters,
-        cases=plan.cases,
-        case_errors=plan.case_errors,
-        load_problems=plan.load_problems,
-        options={
-            "profile": args.profile,
-            "dtypes": sorted({c.dtype for c in plan.checks}, key=DTYPES.index),
-            "devices": args.devices,
-            "jobs": jobs if supervised else 1,
-            "worker_environment": ONE_THREAD_ENV
-            if args.isolation == "process" and jobs > 1
-            else {},
-            "isolation": args.isolation,
-            "timeout_s": args.timeout,
-            "cases": [str(p) for p in plan.case_paths],
-            "adapters": [a.name for a in plan.adapters],
-        },
-        timing={
-            "wall_s": time.perf_counter() - started,
-            **outcome.timing,
-            "main_peak_rss_mib": peak_rss_mib(),
-            "tree_peak_rss_mib": memory.peak_mib,
-        },
-        environment=environment.describe(plan.case_paths, REGISTRY_PATH),
-    )
+    report = conformance_report(run)
     write_report(args.output, report)
     reproducers = Reproducers(report)
     for path, fmt in ((args.html, "html"), (args.markdown, "markdown")):
@@ -423,6 +400,8 @@ def _repro(args: argparse.Namespace) -> int:
 
 def _hunt(args: argparse.Namespace) -> int:
     """Search, then run the findings' case file like any other and write reproducers."""
+    from conformance import hunt  # hypothesis: imported by the command that uses it
+
     specs = [_absolute_spec(spec) for spec in args.adapter]
     adapters = select(discover(specs).adapters, args.adapters)
     findings = hunt.hunt(adapters, args.dtypes, args.seconds, known_bugs=not args.ignore_known_bugs)

@@ -2,83 +2,137 @@
 
     pytest conformance [--profile quick|full] [--adapters GLOBS] [--dtypes float32,...]
                        [--devices cpu,gpu] [--cases PATH ...] [--adapter SPEC ...]
-                       [--check-timeout SECONDS] [--isolation process|none]
+                       [--shard K/N] [--cache-dir DIR] [--check-timeout SECONDS]
+                       [--isolation process|none]
 
 Each check becomes one test with a readable id (adapter-device-dtype-case:reduction). The
-checks run in a supervised worker process (``conformance/running/supervisor.py``): a check that
-hangs past the timeout or crashes its worker is that test's ``error``, and a fresh worker
-runs the next, so one check can neither hang nor end the session. A fail or error that an
-entry of conformance/known_bugs.yaml explains (by case, or by the per-element condition it
-states, and of the kind it registers) is an xfail with the entry's link; a check that an
-entry without a condition names as failing, and that passes, fails and says to remove the
-entry. After an unfiltered run, entries without a condition that name no collected check
-or explained no failure are listed, so stale entries do not pile up (an entry with a
-``when`` condition recognises a bug in any case, users' and the hunt's included, so the
-shipped cases need not hit it).
+checks are not run one pytest item at a time: the first matrix test of a session runs
+every selected check at once through the same engine as ``bce-conformance run``
+(``conformance/application.py``: supervised workers on every core, the cache directory),
+and each test then reports its check's verdict. Under pytest-xdist each pytest worker
+runs its own part of the matrix (a cost-balanced partition, whole parts handed out by
+xdist's ``loadgroup`` scheduling), so nothing is run twice. A check that hangs past the
+timeout or crashes its worker is that test's ``error``; one check can neither hang nor
+end the session. A fail or error that an entry of conformance/known_bugs.yaml explains
+(by case, or by the per-element condition it states, and of the kind it registers) is an
+xfail with the entry's link; a check that an entry without a condition names as failing,
+and that passes, fails and says to remove the entry. After an unfiltered run, entries
+without a condition that name no collected check or explained no failure are listed, so
+stale entries do not pile up (an entry with a ``when`` condition recognises a bug in any
+case, users' and the hunt's included, so the shipped cases need not hit it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from adapters.base import DEVICES, DTYPES
 from adapters.registry import AdapterSpecError
+from conformance.application import RunSpec, run_conformance
 from conformance.engine.matrix import (
     DEFAULT_DEVICES,
     Check,
     CheckResult,
     Plan,
-    Runner,
     build_plan,
     check_fields,
     split_list,
 )
+from conformance.engine.verdicts import Judgement, Verdict
 from conformance.known_bugs import KnownBug, load_known_bugs
-from conformance.running.supervisor import SupervisedRunner
+from conformance.running.scheduling import CostModel, ShardError, parse_shard, shard
 
 
-def _plan_options(config: pytest.Config) -> dict[str, Any]:
+def _spec(config: pytest.Config) -> RunSpec:
     try:
         dtypes = split_list(config.getoption("dtypes"), DTYPES)
         devices = split_list(config.getoption("devices"), DEVICES)
-    except ValueError as exc:
-        raise pytest.UsageError(f"--dtypes/--devices: {exc}") from None
+        shard_option = config.getoption("shard")
+        shard_of = parse_shard(shard_option) if shard_option else None
+    except (ValueError, ShardError) as exc:
+        raise pytest.UsageError(f"--dtypes/--devices/--shard: {exc}") from None
     cases = config.getoption("cases")
-    return {
-        "adapter_globs": split_list(config.getoption("adapters")),
-        "extra_adapters": config.getoption("adapter"),
-        "dtypes": dtypes,
-        "profile": config.getoption("profile"),
-        "devices": devices or DEFAULT_DEVICES,
-        "case_paths": [Path(p).resolve() for p in cases] if cases else None,
-    }
+    xdist_worker = "PYTEST_XDIST_WORKER" in os.environ
+    return RunSpec(
+        profile=config.getoption("profile"),
+        adapter_globs=split_list(config.getoption("adapters")),
+        extra_adapters=config.getoption("adapter"),
+        dtypes=dtypes,
+        devices=devices or DEFAULT_DEVICES,
+        case_paths=[Path(p).resolve() for p in cases] if cases else None,
+        jobs=1 if xdist_worker else 0,  # under xdist, each pytest worker is one core
+        timeout=config.getoption("check_timeout"),
+        isolation=config.getoption("isolation"),
+        cache_dir=None if config.getoption("no_cache") else Path(config.getoption("cache_dir")),
+        shard=shard_of,
+    )
 
 
 def _plan(config: pytest.Config) -> Plan:
     plan = getattr(config, "_bce_plan", None)
     if plan is None:
-        options = _plan_options(config)
+        spec = _spec(config)
         try:
-            plan = build_plan(**options)
+            plan = build_plan(**spec.plan_options())
         except AdapterSpecError as exc:
             raise pytest.UsageError(str(exc)) from None
-        config._bce_plan_options = options  # type: ignore[attr-defined]
+        config._bce_spec = spec  # type: ignore[attr-defined]
         config._bce_plan = plan  # type: ignore[attr-defined]
         config._bce_bugs = load_known_bugs()  # type: ignore[attr-defined]
         config._bce_used_bugs = set()  # type: ignore[attr-defined]
+        config._bce_results = {}  # type: ignore[attr-defined]
     return plan
+
+
+def _parts() -> int:
+    """How many parts the matrix is cut into: one per pytest-xdist worker (1 without)."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "check" in metafunc.fixturenames:
         plan = _plan(metafunc.config)
-        metafunc.parametrize("check", [pytest.param(c, id=c.id) for c in plan.checks])
+        spec: RunSpec = metafunc.config._bce_spec  # type: ignore[attr-defined]
+        chosen = shard(plan.checks, *spec.shard) if spec.shard else range(len(plan.checks))
+        part_of: dict[int, int] = {}
+        parts = _parts()
+        if parts > 1:
+            costs = CostModel.shipped()
+            for part in range(1, parts + 1):
+                part_of.update(dict.fromkeys(shard(plan.checks, part, parts, costs), part))
+        metafunc.config._bce_part_of = part_of  # type: ignore[attr-defined]
+        metafunc.parametrize(
+            "check",
+            [
+                pytest.param(
+                    plan.checks[i],
+                    id=plan.checks[i].id,
+                    marks=[pytest.mark.xdist_group(f"matrix-part-{part_of[i]}")] if part_of else [],
+                )
+                for i in chosen
+            ],
+        )
     if "case_plan" in metafunc.fixturenames:
         metafunc.parametrize("case_plan", [_plan(metafunc.config)], ids=["cases"])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, whole parts of the matrix go to one pytest worker each."""
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Remember which checks this session will run (after -k and deselection)."""
+    selected = [
+        item.callspec.params["check"]
+        for item in session.items
+        if hasattr(item, "callspec") and isinstance(item.callspec.params.get("check"), Check)
+    ]
+    session.config._bce_selected = selected  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
@@ -94,29 +148,45 @@ def explained_bugs(pytestconfig: pytest.Config) -> set[KnownBug]:
     return pytestconfig._bce_used_bugs  # type: ignore[no-any-return,attr-defined]
 
 
-class _InProcess:
-    """``--isolation none``: the checks run in the pytest process itself."""
+class EngineResults:
+    """Each check's result, from one engine run over the checks of its part of the matrix
+    that this session selected, made when the first of them is asked for."""
 
-    def __init__(self, bugs: list[KnownBug]) -> None:
-        self._runner = Runner(bugs)
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.plan = _plan(config)
+        self.results: dict[str, CheckResult] = config._bce_results  # type: ignore[attr-defined]
+        self._index = {check.id: i for i, check in enumerate(self.plan.checks)}
 
     def run(self, check: Check) -> CheckResult:
-        return self._runner.run(check)
+        if check.id not in self.results:
+            self._run_part_of(check)
+        return self.results[check.id]
+
+    def _run_part_of(self, check: Check) -> None:
+        selected: list[Check] = getattr(self.config, "_bce_selected", [check])
+        part_of: dict[int, int] = getattr(self.config, "_bce_part_of", {})
+        part = part_of.get(self._index[check.id])  # its pytest-xdist part (None: no xdist)
+        indices = sorted(
+            {self._index[c.id] for c in selected if c.id not in self.results}
+            | {self._index[check.id]}
+        )
+        indices = [i for i in indices if part_of.get(i) == part]
+        spec: RunSpec = self.config._bce_spec  # type: ignore[attr-defined]
+        run = run_conformance(spec, plan=self.plan, indices=indices)
+        if run.outcome.interrupted:
+            raise KeyboardInterrupt(run.outcome.interrupted)
+        for result in run.outcome.results:
+            self.results[result.check.id] = result
+        for missing, reason in run.outcome.missing:
+            self.results[missing.id] = CheckResult(
+                missing, Judgement(Verdict.ERROR, reason), None, 0.0
+            )
 
 
 @pytest.fixture(scope="session")
-def runner(pytestconfig: pytest.Config) -> Iterator[SupervisedRunner | _InProcess]:
-    plan = _plan(pytestconfig)
-    if pytestconfig.getoption("isolation") == "none":
-        yield _InProcess(pytestconfig._bce_bugs)  # type: ignore[attr-defined]
-        return
-    supervised = SupervisedRunner(
-        plan,
-        pytestconfig._bce_plan_options,  # type: ignore[attr-defined]
-        timeout=pytestconfig.getoption("check_timeout"),
-    )
-    yield supervised
-    supervised.close()
+def runner(pytestconfig: pytest.Config) -> EngineResults:
+    return EngineResults(pytestconfig)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

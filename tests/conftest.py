@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conformance.engine.cases import Case, CaseError, load_cases
+from conformance.running.cache_dir import ENV_VAR as CACHE_DIR_VARIABLE
 
 GOOD_CASE = """description: good
 cases:
@@ -34,6 +35,15 @@ cases:
     input: [0.25]
     target: [0.0]
 """
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The suite's cache directory for this test session, not the user's: the tests share
+    compiled executables and references with each other, never with another session."""
+    folder = tmp_path_factory.mktemp("bce-cache")
+    os.environ[CACHE_DIR_VARIABLE] = str(folder)
+    return folder
 
 
 @pytest.fixture

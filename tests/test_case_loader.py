@@ -133,3 +133,34 @@ def test_generated_values_are_reproducible():
     _materialise.cache_clear()
     np.testing.assert_array_equal(case.arrays(fmt).input, first)
     assert first.shape == (32, 32) and first.min() >= 0 and first.max() < 1
+
+
+def test_the_fast_schema_check_understands_every_keyword_the_schema_uses():
+    """Files the fast validator accepts are not validated again: the case schema must stay
+    within the keywords fastjsonschema implements as JSON Schema 2020-12 defines them."""
+    import json
+
+    from conformance.engine.cases import SCHEMA_PATH
+
+    alike = {
+        "$defs", "$id", "$ref", "$schema", "additionalProperties", "anyOf", "description",
+        "enum", "maxItems", "maxLength", "maximum", "minItems", "minLength", "minimum",
+        "not", "oneOf", "pattern", "properties", "required", "title", "type", "uniqueItems",
+        "items",
+    }  # fmt: skip
+    used: set[str] = set()
+
+    def walk(node, names_only=False):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not names_only:
+                    used.add(key)
+                    if key == "items":
+                        assert isinstance(value, dict), "tuple-form items differ in 2020-12"
+                walk(value, not names_only and key in ("properties", "$defs"))
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(json.loads(SCHEMA_PATH.read_text()))
+    assert used <= alike, used - alike

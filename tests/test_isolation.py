@@ -63,6 +63,16 @@ def os_exit(p, y):
     os._exit(3)
 
 
+@bce_adapter(form="probs", reductions=("mean",), name="broken.escaping-child")
+def escaping_child(p, y):
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "600"], start_new_session=True)  # leaves the group
+    with open(os.environ["BCE_TEST_CHILD_PIDS"], "a") as pids:
+        pids.write(f"{child.pid}\\n")
+    time.sleep(3600)
+
+
 @bce_adapter(form="probs", reductions=("mean",), name="broken.slow")
 def slow(p, y):
     time.sleep(0.3)
@@ -126,6 +136,26 @@ def test_one_crashing_check_is_an_error_and_the_run_is_complete(tmp_path, broken
     assert by_case["two/quarter"]["verdict"] == "pass"  # ran on the restarted worker
     assert report["complete"] is True and report["missing"]["count"] == 0
     assert code == 1  # an unexplained error
+
+
+def test_a_timeout_kills_children_that_left_for_a_new_session(
+    tmp_path, broken, two_cases, monkeypatch
+):
+    pids = tmp_path / "child-pids.txt"
+    monkeypatch.setenv("BCE_TEST_CHILD_PIDS", str(pids))
+    code, report = _run(
+        tmp_path, broken, ["escaping_child"], "--adapters", "broken.escaping-child",
+        "--cases", str(two_cases), "--dtypes", "float64", "--timeout", "2",
+    )  # fmt: skip
+    assert code == 1
+    assert {c["verdict"] for c in report["checks"] if c["verdict"] != "skip"} == {"error"}
+    started = [int(line) for line in pids.read_text().split()]
+    assert len(started) == 2  # one per case, each in its own session
+    time.sleep(0.5)  # SIGKILL is delivered at once; give the kernel a moment to reap
+    for pid in started:
+        state = Path(f"/proc/{pid}/stat")
+        alive = state.exists() and state.read_text().split(")")[-1].split()[0] != "Z"
+        assert not alive, f"child {pid} outlived its killed worker"
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])

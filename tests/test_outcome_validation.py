@@ -98,3 +98,17 @@ def test_cli_run_with_malformed_adapters_writes_a_complete_report(tmp_path, caps
     assert ran and {c["verdict"] for c in ran} == {"error"}
     assert any(c["detail"].startswith("returned str 'x'") for c in ran)
     assert any(c["detail"].startswith("returned None") for c in ran)
+
+
+def test_framework_tensors_are_read_detached_with_their_own_dtype(two_cases):
+    """A plug-in that returns what its framework computed, a tensor that requires grad
+    among them, is judged on those values, and its result dtype is the tensor's."""
+    torch = pytest.importorskip("torch")
+
+    def torch_loss(p, y):
+        p_t = torch.tensor(p, requires_grad=True)
+        return -(torch.tensor(y) * torch.log(p_t) + (1 - torch.tensor(y)) * torch.log1p(-p_t))
+
+    result = _result(two_cases, torch_loss)
+    assert result.verdict is Verdict.PASS, result.judgement.detail
+    assert result.judgement.result_dtype == "float64"

@@ -186,3 +186,15 @@ def test_an_unwritable_report_path_fails_before_any_work(tmp_path, capsys):
 def test_a_spec_that_does_not_load_is_a_usage_error(tmp_path, capsys):
     assert main(["run", "--output", str(tmp_path / "r.json"), "--adapter", "nofile.py:f"]) == 2
     assert "no such file 'nofile.py'" in capsys.readouterr().err
+
+
+def test_a_spec_that_hangs_at_import_is_a_usage_error_naming_it(tmp_path, capsys, monkeypatch):
+    from adapters import registry
+
+    hanging = tmp_path / "hangs_at_import.py"
+    hanging.write_text("import time\n\ntime.sleep(3600)\n")
+    monkeypatch.setattr(registry, "IMPORT_TIMEOUT_S", 1.0)
+    spec = f"{hanging}:anything"
+    assert main(["run", "--output", str(tmp_path / "r.json"), "--adapter", spec]) == 2
+    err = capsys.readouterr().err
+    assert f"{hanging}:anything: importing it did not finish in 1 s" in err

@@ -18,12 +18,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 import numpy as np
 
@@ -120,6 +121,24 @@ def _schema_validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
+@cache
+def _fast_schema_check() -> Callable[[Any], Any]:
+    """The same schema compiled to Python by fastjsonschema: about 40 times faster on a
+    file of 100,000 numbers, but its first error only, without the path a message needs.
+    A file it accepts is valid (the schema uses only keywords both libraries implement
+    alike, which tests/test_case_loader.py checks); one it refuses is validated again by
+    jsonschema for the messages."""
+    return fastjsonschema.compile(json.loads(SCHEMA_PATH.read_text()))
+
+
+def _schema_errors(data: Any) -> list[jsonschema.ValidationError]:
+    try:
+        _fast_schema_check()(data)
+    except fastjsonschema.JsonSchemaException:
+        return sorted(_schema_validator().iter_errors(data), key=lambda e: list(e.path))
+    return []
+
+
 def case_files(paths: Iterable[str | Path]) -> list[Path]:
     """Expand files and directories (their ``*.yaml``/``*.yml``) into a sorted file list."""
     files: list[Path] = []
@@ -169,7 +188,7 @@ def load_file(path: Path) -> tuple[list[Case], list[CaseError]]:
 
     errors: list[CaseError] = []
     bad_cases: set[int] = set()
-    for err in sorted(_schema_validator().iter_errors(data), key=lambda e: list(e.path)):
+    for err in _schema_errors(data):
         err = _deepest(err)
         parts = _with_named_field(list(err.absolute_path), err)
         if len(parts) >= 2 and parts[0] == "cases" and isinstance(parts[1], int):

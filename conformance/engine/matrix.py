@@ -130,11 +130,13 @@ def build_plan(
     devices: Sequence[str] = DEFAULT_DEVICES,
     case_paths: Sequence[Path] | None = None,
     profile: str = "quick",
+    skip_plugins: Sequence[str] = (),
 ) -> Plan:
     """Adapters (built-in, plug-in, ``module:object``) x cases, expanded into checks.
 
-    The quick profile leaves out extended adapters unless ``adapter_globs`` names them."""
-    discovery = discover(extra_adapters)
+    The quick profile leaves out extended adapters unless ``adapter_globs`` names them.
+    ``skip_plugins``: plug-in sources not to load (they failed to load before)."""
+    discovery = discover(extra_adapters, skip=skip_plugins)
     adapters, problems = discovery.adapters, discovery.problems
     if profile == "quick" and not adapter_globs:
         adapters = [a for a in adapters if not a.extended]
@@ -201,15 +203,27 @@ def build_call(check: Check) -> tuple[Call, Inputs]:
     return call, inputs
 
 
-class Runner:
-    """Runs checks, sharing one reference cache and the per-adapter availability answers."""
+TIME_PARTS = ("import", "compile", "framework", "reference", "judging")
+"""Where a worker's time goes, per framework: importing it (the first check that asks for
+a device), compiling (compiled modes' first call per signature), the framework's calls,
+the high-precision reference, and the suite's own verdict and registry work."""
 
-    def __init__(self, bugs: Sequence[known_bugs.KnownBug] = ()) -> None:
-        self.references = ReferenceCache()
+
+class Runner:
+    """Runs checks, sharing one reference cache and the per-adapter availability answers;
+    ``seconds[framework][part]`` adds up where the time went (``TIME_PARTS``)."""
+
+    def __init__(
+        self, bugs: Sequence[known_bugs.KnownBug] = (), references: ReferenceCache | None = None
+    ) -> None:
+        self.references = references or ReferenceCache()
         self.bugs = list(bugs)
-        self.framework_seconds = 0.0
-        self.compile_seconds = 0.0
+        self.seconds: dict[str, dict[str, float]] = {}
         self._unavailable: dict[tuple[str, str], str | None] = {}
+
+    def _add(self, framework: str, part: str, seconds: float) -> None:
+        parts = self.seconds.setdefault(framework, dict.fromkeys(TIME_PARTS, 0.0))
+        parts[part] += seconds
 
     def skip_reason(self, adapter: Adapter, device: str) -> str | None:
         key = (adapter.name, device)
@@ -221,7 +235,7 @@ class Runner:
                     reason = adapter.device_unavailable(device)
                 except Exception as exc:  # a framework that fails to import is a skip
                     reason = f"{adapter.framework} failed to import: {type(exc).__name__}: {exc}"
-                self.framework_seconds += time.perf_counter() - start
+                self._add(adapter.framework, "import", time.perf_counter() - start)
             self._unavailable[key] = reason
         return self._unavailable[key]
 
@@ -235,9 +249,11 @@ class Runner:
             return CheckResult(check, Judgement(Verdict.SKIP, reason), None, 0.0)
         start = time.perf_counter()
         outcome: Outcome = adapter.run(call)
-        elapsed = time.perf_counter() - start - outcome.compile_seconds
-        self.framework_seconds += elapsed
-        self.compile_seconds += outcome.compile_seconds
+        judging_from = time.perf_counter()
+        elapsed = judging_from - start - outcome.compile_seconds
+        self._add(adapter.framework, "framework", elapsed)
+        self._add(adapter.framework, "compile", outcome.compile_seconds)
+        reference_before = self.references.seconds
         judgement = judge(
             adapter=adapter,
             outcome=outcome,
@@ -264,6 +280,9 @@ class Runner:
                 **check_fields(check),
             )
         judgement = replace(judgement, outside=None)  # served its purpose; keep results small
+        reference_s = self.references.seconds - reference_before
+        self._add(adapter.framework, "reference", reference_s)
+        self._add(adapter.framework, "judging", time.perf_counter() - judging_from - reference_s)
         return CheckResult(check, judgement, bug, elapsed)
 
     def _meets_at(self, check: Check, outcome: Outcome, inputs: Inputs, dtype: str) -> bool:

@@ -8,7 +8,9 @@ Points come from the elements a report keeps (``conformance/engine/evidence.py``
 of a small case and the worst ones of a large case, so the plots show each adapter's
 worst behaviour at each magnitude, which is what they are for. Errors are in ULPs of the
 check's dtype; 0 is drawn at the plot's floor and an infinite error (NaN or infinity
-where a finite value was due) at its ceiling.
+where a finite value was due) at its ceiling. matplotlib is imported when a plot is drawn,
+not with this module: every command, worker processes included, imports the report code,
+and pyplot alone takes a noticeable part of a second.
 """
 
 from __future__ import annotations
@@ -18,11 +20,6 @@ import math
 from collections import defaultdict
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display: render to files only
-
-import matplotlib.pyplot as plt
 import numpy as np
 
 FLOOR_ULPS = 1e-2
@@ -31,12 +28,21 @@ CEILING_ULPS = 1e12
 DTYPE_PANELS = ("float16", "bfloat16", "float32", "float64")
 
 
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: render to files only
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _svg(figure: Any) -> str:
     """The figure as an inline <svg>. Text is drawn as glyph paths (matplotlib's default
     svg.fonttype), so names from the report never reach the markup as text."""
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(figure)
+    _pyplot().close(figure)
     text = buffer.getvalue()
     return text[text.index("<svg") :]  # drop the XML prolog and DOCTYPE: inline in HTML
 
@@ -87,7 +93,9 @@ def error_vs_logit(report: dict[str, Any]) -> str | None:
     if not panels:
         return None
     edges = np.logspace(-8, 5, 40)
-    figure, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
+    figure, axes = _pyplot().subplots(
+        1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False
+    )
     for ax, dtype in zip(axes[0], panels, strict=True):
         for adapter, pairs in sorted(points[dtype].items()):
             data = np.array(pairs)
@@ -110,7 +118,7 @@ def error_vs_probability(report: dict[str, Any]) -> str | None:
     if not panels:
         return None
     edges = np.logspace(-45, 0, 46)
-    figure, axes = plt.subplots(
+    figure, axes = _pyplot().subplots(
         len(panels), 2, figsize=(11, 3.8 * len(panels)), squeeze=False, sharey=True,
         layout="constrained",
     )  # fmt: skip
@@ -151,7 +159,7 @@ def verdict_heatmap(report: dict[str, Any]) -> str | None:
     grid = np.full((len(adapters), len(files)), np.nan)
     for (a, f), n in ran.items():
         grid[adapters.index(a), files.index(f)] = 100 * bad[(a, f)] / n
-    figure, ax = plt.subplots(figsize=(1.0 * len(files) + 4, 0.32 * len(adapters) + 1.8))
+    figure, ax = _pyplot().subplots(figsize=(1.0 * len(files) + 4, 0.32 * len(adapters) + 1.8))
     image = ax.imshow(grid, cmap="Reds", vmin=0, vmax=100, aspect="auto")
     ax.set_xticks(range(len(files)), files, rotation=35, ha="right", fontsize=8)
     ax.set_yticks(range(len(adapters)), adapters, fontsize=8)

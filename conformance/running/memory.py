@@ -1,17 +1,23 @@
-"""The run's peak memory: resident memory of this process and all its descendants together.
+"""The process tree of a run: its peak memory, and every process a worker started.
+
+Peak memory is the resident memory of this process and all its descendants together.
 
 Workers and the Keras backend helpers reach their own peaks at different moments, so the
 sum of per-process peaks overstates what the machine ever held (measured on the full
 profile: 5031 MiB summed, 4525 MiB sampled). A background thread
 sums VmRSS over the process tree every ``interval`` seconds and keeps the largest sum; a
 spike shorter than the interval can be missed, which is why the per-process sum is
-reported beside it as an upper bound. Linux only (``/proc``); elsewhere it reads 0.
+reported beside it as an upper bound. ``descendants`` lists a worker's whole tree, children
+that moved to a new session included, so a timeout can kill them all. Linux only
+(``/proc``); elsewhere memory reads 0 and no descendant is found.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
+import resource
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -35,22 +41,46 @@ def process_peak_mib(pid: int) -> float:
     return int(peak.group(1)) / 1024 if peak else 0.0
 
 
-def tree_rss_mib(root: int) -> float:
-    """Resident memory of ``root`` and every process descended from it, in MiB."""
-    parents: dict[int, int] = {}
-    statuses: dict[int, str] = {}
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process plus that of the helper processes it still runs
+    (the Keras backend workers); Linux reports ru_maxrss in KiB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    helpers = multiprocessing.active_children()
+    return own + sum(process_peak_mib(child.pid) for child in helpers if child.pid)
+
+
+def _process_table() -> dict[int, tuple[int, str]]:
+    """Every live process: pid -> (parent pid, its /proc status text)."""
+    table: dict[int, tuple[int, str]] = {}
     for entry in _PROC.glob("[0-9]*"):
         pid = int(entry.name)
         status = _status(pid)
         ppid = _PPID.search(status)
         if ppid:
-            parents[pid], statuses[pid] = int(ppid.group(1)), status
+            table[pid] = (int(ppid.group(1)), status)
+    return table
+
+
+def _descends_from(pid: int, root: int, table: dict[int, tuple[int, str]]) -> bool:
+    ancestor = pid
+    while ancestor not in (root, 0, 1) and ancestor in table:
+        ancestor = table[ancestor][0]
+    return ancestor == root
+
+
+def descendants(root: int) -> list[int]:
+    """Every live process descended from ``root`` (children in new sessions and process
+    groups included; not ``root`` itself), read from /proc."""
+    table = _process_table()
+    return [pid for pid in table if pid != root and _descends_from(pid, root, table)]
+
+
+def tree_rss_mib(root: int) -> float:
+    """Resident memory of ``root`` and every process descended from it, in MiB."""
+    table = _process_table()
     total_kib = 0
-    for pid, status in statuses.items():
-        ancestor = pid
-        while ancestor not in (root, 0, 1) and ancestor in parents:
-            ancestor = parents[ancestor]
-        if ancestor == root:
+    for pid, (_, status) in table.items():
+        if _descends_from(pid, root, table):
             rss = _VMRSS.search(status)
             total_kib += int(rss.group(1)) if rss else 0
     return total_kib / 1024

@@ -1,285 +1,76 @@
 """Run checks in supervised worker processes: a hang or a crash costs one check, not the run.
 
-The supervisor (this process) never imports a framework. It starts worker processes with
-``spawn`` (fresh interpreters: CUDA and the frameworks' thread pools do not survive
-``fork``); each rebuilds the same plan from the same options (plans are deterministic) and
-then runs the checks it is sent, one at a time, answering each with its verdict. So the
-supervisor always knows which check is running, and:
+The supervisor (this process) never imports a framework. It starts up to ``jobs`` workers
+(``worker.py``), hands each free worker the next work unit (``scheduling.py``: the checks
+of one adapter at one dtype, most expensive first, preferring the framework the worker
+already imported) and reads the answers check by check. So it always knows which check
+is running, and:
 
-- a check that runs past the timeout (default ``DEFAULT_TIMEOUT_S``) is an ``error`` verdict,
-  "timed out after N s"; its worker is killed with everything it started (each worker leads
-  its own process group, so the Keras backend helpers die with it) and a fresh worker takes
-  the remaining checks;
+- a check that runs past the timeout (default ``DEFAULT_TIMEOUT_S``, counted from the
+  answer before it) is an ``error`` verdict, "timed out after N s"; its worker is killed
+  with everything it started and the rest of its unit goes back to be run first;
 - a worker that dies (segfault, abort, the OOM killer's SIGKILL, ``os._exit``) makes the
   check it was running an ``error`` verdict naming the signal or exit status. That check is
   first retried once on a fresh worker, so a worker killed from outside costs nothing;
 - an adapter that crashes or hangs on ``MAX_CONSECUTIVE_FAILURES`` checks in a row has its
   remaining checks left out, each listed as missing with the reason, instead of paying a
   timeout or a restart per check;
-- Ctrl-C (SIGINT) and SIGTERM (what CI sends on a timeout) stop the run: the workers are
-  killed, and every check that had not finished is listed as missing.
+- Ctrl-C (SIGINT) and SIGTERM stop the run (``signals.py``): the workers are killed, and
+  every check that had not finished is listed as missing.
 
 A run is ``complete`` when every planned check has a verdict from a call that ended: it
 returned, raised, crashed or timed out (those last two are the adapter's result, an
 ``error``). Checks never run (interrupted, or left out after repeated crashes) are missing.
-Checks of one worker never depend on another: the pool is not shared, so one adapter
-crashing loses no other adapter's checks.
 
-Workers run their share whole frameworks at a time, releasing each framework's helper
-processes before the next starts. ``run_in_process`` runs the same checks without
-isolation, for debugging (``--isolation none``).
+Where the time went: each worker adds up, per framework, import, compilation, framework
+calls, reference and judging (``Runner.seconds``); the supervisor adds what it saw beyond
+that (worker start-up, the pipe, scheduling) as ``overhead`` and the cores left without a
+check as ``idle``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
-import multiprocessing
-import os
-import resource
-import signal
-import sys
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import wait
 from typing import Any
 
-from adapters.base import Adapter
-from conformance.engine.matrix import Check, CheckResult, Plan, Runner, build_plan
+from conformance.engine.matrix import TIME_PARTS, Check, CheckResult, Plan
 from conformance.engine.verdicts import Judgement, Verdict
-from conformance.known_bugs import KnownBug, load_known_bugs
-from conformance.running.memory import process_peak_mib
+from conformance.running.pool import WorkerProcess
+from conformance.running.scheduling import CostModel, Scheduler, Unit, units
+from conformance.running.signals import how_interrupted
+from conformance.running.worker import Answer, WorkerSetup
 
 DEFAULT_TIMEOUT_S = 120.0
-"""Per check, from the moment it is sent, so it covers a fresh worker's start and the
-framework's import (TensorFlow: ~9 s here) and a compiled mode's first compilation
-(torch.compile: up to ~20 s per graph on this CPU): the slowest healthy check measured is
-about 30 s, a 4x margin."""
+"""Per check, from the answer before it (or the batch's sending), so the first check of a
+fresh worker also covers its start and the framework's import (TensorFlow: ~9 s on the
+2-core reference machine) and a compiled mode's first compilation (torch.compile: up to
+~20 s per graph there): the slowest healthy check measured is about 30 s, a 4x margin."""
 MAX_CONSECUTIVE_FAILURES = 3
 """Crashes or timeouts of one adapter in a row before its remaining checks are left out."""
-_STOP_WAIT_S = 30.0
-
-
-class Interrupted(KeyboardInterrupt):
-    """The run was stopped from outside: Ctrl-C (SIGINT) or SIGTERM."""
-
-    def __init__(self, how: str) -> None:
-        super().__init__(how)
-        self.how = how
-
-
-@contextlib.contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """Within the block, SIGTERM raises ``Interrupted`` like Ctrl-C raises KeyboardInterrupt."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise Interrupted("SIGTERM")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _how(exc: KeyboardInterrupt) -> str:
-    return exc.how if isinstance(exc, Interrupted) else "Ctrl-C (SIGINT)"
+UNITS_PER_JOB = 8
+"""Work is cut into units of at most 1/(jobs x this) of the estimated total, so the last
+units are small enough to share between cores at the end of a run."""
 
 
 @dataclass
 class RunOutcome:
-    """What a run produced: verdicts in plan order, and the checks that have none."""
+    """What a run produced: verdicts in plan order, the checks that have none, and where
+    the time went (``timing``: totals in seconds, ``by_framework`` per framework)."""
 
     results: list[CheckResult]
     missing: list[tuple[Check, str]]
-    timing: dict[str, float]
+    timing: dict[str, Any]
     interrupted: str | None = None
+    measured_costs: dict[str, tuple[float, int]] = field(default_factory=dict)
+    """Seconds and count of checks run, by adapter (``scheduling.write_costs``)."""
 
     @property
     def complete(self) -> bool:
         return not self.missing
-
-
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process plus that of the helper processes it still runs
-    (the Keras backend workers); Linux reports ru_maxrss in KiB."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    helpers = multiprocessing.active_children()
-    return own + sum(process_peak_mib(child.pid) for child in helpers if child.pid)
-
-
-# One compute thread per worker when several run: the workers already fill the cores, and
-# the frameworks' own pools would oversubscribe them (measured on 2 cores: 2 workers with
-# default threads spent 51 s in the frameworks against 31 s for one process). Set before
-# any framework is imported.
-ONE_THREAD_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "TF_NUM_INTRAOP_THREADS": "1",
-    "TF_NUM_INTEROP_THREADS": "1",
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-}
-
-
-# --- worker side -----------------------------------------------------------------------
-
-
-@dataclass
-class _FrameworkGroup:
-    """The adapters of the framework a worker is running, released when it moves on."""
-
-    framework: str | None = None
-    adapters: dict[int, Adapter] = field(default_factory=dict)
-    peak_mib: float = 0.0
-
-    def enter(self, adapter: Adapter) -> None:
-        if adapter.framework != self.framework:
-            self.release()
-            self.framework = adapter.framework
-        self.adapters[id(adapter)] = adapter
-
-    def release(self) -> None:
-        self.peak_mib = max(self.peak_mib, peak_rss_mib())  # before the helpers go
-        for adapter in self.adapters.values():
-            with contextlib.suppress(Exception):  # a broken release() costs nothing here
-                adapter.release()
-        self.adapters.clear()
-
-
-def _serve(
-    conn: Connection,
-    plan_options: dict[str, Any],
-    sys_path: list[str],
-    one_thread: bool,
-    stderr_path: str | None,
-) -> None:
-    """A worker: rebuild the plan, then answer each (index, check id) with its verdict.
-    With ``stderr_path``, its standard error (and that of the helpers it starts) goes to
-    that file: the frameworks' C++ start-up lines (absl, oneDNN, XLA) write to file
-    descriptor 2 directly, so only redirecting the descriptor silences them."""
-    os.setpgid(0, 0)  # its own group: killed with its helpers; a terminal's Ctrl-C skips it
-    if stderr_path is not None:
-        log = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(log, 2)
-        os.close(log)
-    if one_thread:
-        os.environ.update(ONE_THREAD_ENV)
-    sys.path[:] = sys_path  # third-party adapters named by module:object must import here too
-    plan = build_plan(**plan_options)
-    runner = Runner(load_known_bugs())
-    group = _FrameworkGroup()
-    while True:
-        try:
-            message = conn.recv()
-        except EOFError:  # the supervisor is gone
-            break
-        if message is None:
-            break
-        index, check_id = message
-        judgement, bug, seconds = _run_one(plan, runner, group, index, check_id)
-        totals = {
-            "reference_s": runner.references.seconds,
-            "framework_s": runner.framework_seconds,
-            "compile_s": runner.compile_seconds,
-            "peak_rss_mib": max(group.peak_mib, peak_rss_mib()),
-        }
-        conn.send((index, judgement, bug, seconds, totals))
-    group.release()
-
-
-def _run_one(
-    plan: Plan, runner: Runner, group: _FrameworkGroup, index: int, check_id: str
-) -> tuple[Judgement, KnownBug | None, float]:
-    if not 0 <= index < len(plan.checks) or plan.checks[index].id != check_id:
-        detail = f"the worker's plan has no check {check_id!r} at {index}: plans differ"
-        return Judgement(Verdict.ERROR, detail), None, 0.0
-    check = plan.checks[index]
-    group.enter(check.adapter)
-    try:
-        result = runner.run(check)
-    except BaseException as exc:  # SystemExit from an adapter, or the suite's own bug
-        detail = f"the check stopped with {type(exc).__name__}: {str(exc)[:300]}"
-        return Judgement(Verdict.ERROR, detail), None, 0.0
-    return result.judgement, result.known_bug, result.framework_seconds
-
-
-# --- supervisor side -------------------------------------------------------------------
-
-
-def describe_exit(exitcode: int | None) -> str:
-    """How a process ended, for a verdict: the signal's name and meaning, or the status."""
-    if exitcode is None:
-        return "it stopped answering"
-    if exitcode < 0:
-        try:
-            number = signal.Signals(-exitcode)
-        except ValueError:
-            return f"it was killed by signal {-exitcode}"
-        meaning = signal.strsignal(number) or ""
-        note = " (out of memory, or killed from outside)" if number is signal.SIGKILL else ""
-        return f"it was killed by {number.name} ({meaning}){note}"
-    return f"it exited with status {exitcode}"
-
-
-class _Worker:
-    """One supervised worker process and the check it is running."""
-
-    def __init__(
-        self, plan_options: dict[str, Any], one_thread: bool, stderr_path: str | None
-    ) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self.process = context.Process(
-            target=_serve,
-            args=(child, plan_options, list(sys.path), one_thread, stderr_path),
-            # not a daemon: daemons may not start processes, and the Keras backend helpers
-            # are the worker's children. The supervisor stops or kills every worker it
-            # starts, and a worker whose supervisor died exits on the pipe's EOF.
-            daemon=False,
-            name="bce-conformance-worker",
-        )
-        self.process.start()
-        child.close()  # the worker's death then reads as EOF here
-        self.in_flight: int | None = None
-        self.deadline = math.inf
-        self.totals: dict[str, float] = {}
-
-    def send(self, index: int, check_id: str, timeout: float) -> None:
-        self.in_flight, self.deadline = index, time.monotonic() + timeout
-        self.conn.send((index, check_id))
-
-    def receive(self) -> tuple[int, Judgement, KnownBug | None, float]:
-        """The in-flight check's result; EOFError/OSError when the worker died."""
-        index, judgement, bug, seconds, totals = self.conn.recv()
-        self.totals, self.in_flight, self.deadline = totals, None, math.inf
-        return index, judgement, bug, seconds
-
-    def kill(self) -> str:
-        """Kill the worker and every process it started; how it had ended, if it had."""
-        exitcode = self.process.exitcode
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # type: ignore[arg-type]
-        with contextlib.suppress(Exception):
-            self.process.kill()
-        self.process.join(timeout=_STOP_WAIT_S)
-        self.conn.close()
-        return describe_exit(exitcode)
-
-    def died(self) -> str:
-        """After EOF: how the worker ended (waiting briefly for its exit status)."""
-        self.process.join(timeout=5)
-        exitcode = self.process.exitcode
-        self.kill()  # its helpers may outlive it
-        return describe_exit(exitcode)
-
-    def stop(self) -> None:
-        """Ask the worker to finish; kill it if it does not."""
-        with contextlib.suppress(OSError):
-            self.conn.send(None)
-        self.process.join(timeout=_STOP_WAIT_S)
-        self.kill()
 
 
 def _crash(reason: str) -> Judgement:
@@ -297,125 +88,216 @@ def _timed_out(timeout: float) -> Judgement:
     )
 
 
+def time_breakdown(
+    worker_seconds: Sequence[dict[str, dict[str, float]]],
+    observed: dict[str, float],
+    wall_s: float,
+    jobs: int,
+) -> dict[str, Any]:
+    """Totals and per-framework parts from the workers' ``Runner.seconds`` and the check
+    time the supervisor observed per framework."""
+    by_framework: dict[str, dict[str, float]] = {}
+    for seconds in worker_seconds:
+        for framework, parts in seconds.items():
+            mine = by_framework.setdefault(framework, dict.fromkeys(TIME_PARTS, 0.0))
+            for part, value in parts.items():
+                mine[part] += value
+    for framework, seen in observed.items():
+        mine = by_framework.setdefault(framework, dict.fromkeys(TIME_PARTS, 0.0))
+        mine["overhead"] = max(0.0, seen - sum(mine[p] for p in TIME_PARTS))
+    busy = sum(observed.values())
+    return {
+        "reference_s": sum(f["reference"] for f in by_framework.values()),
+        "framework_s": sum(f["framework"] for f in by_framework.values()),
+        "compile_s": sum(f["compile"] for f in by_framework.values()),
+        "import_s": sum(f["import"] for f in by_framework.values()),
+        "busy_core_s": busy,
+        "idle_core_s": max(0.0, wall_s * jobs - busy),
+        "by_framework": {
+            name: {f"{part}_s": value for part, value in parts.items()}
+            for name, parts in sorted(by_framework.items())
+        },
+    }
+
+
 class Supervisor:
-    """Runs a plan's checks in ``jobs`` worker processes (see the module docstring)."""
+    """Runs checks of a plan in ``jobs`` worker processes (see the module docstring)."""
 
     def __init__(
         self,
         plan: Plan,
-        plan_options: dict[str, Any],
+        setup: WorkerSetup,
         *,
         jobs: int,
         timeout: float,
+        indices: Sequence[int] | None = None,
+        costs: CostModel | None = None,
         on_result: Callable[[CheckResult], None] | None = None,
-        stderr_path: str | None = None,
     ) -> None:
-        """``on_result`` is told of every verdict as it arrives (progress displays);
-        ``stderr_path`` receives the workers' standard error (None: this one's)."""
-        self.plan, self.plan_options = plan, plan_options
+        """``indices``: the checks to run (default all); ``on_result`` is told of every
+        verdict as it arrives (progress displays)."""
+        self.plan, self.setup = plan, setup
         self.jobs, self.timeout = max(jobs, 1), timeout
-        self.on_result, self.stderr_path = on_result, stderr_path
+        self.indices = list(range(len(plan.checks)) if indices is None else indices)
+        self.costs = costs or CostModel.shipped()
+        self.on_result = on_result
         self.results: dict[int, CheckResult] = {}
         self.missing: dict[int, str] = {}
         self._retried: set[int] = set()
         self._failures: Counter[str] = Counter()
         self._last_failure: dict[str, str] = {}
         self._peaks: list[float] = []
-        self._totals: Counter[str] = Counter()
+        self._worker_seconds: list[dict[str, dict[str, float]]] = []
+        self._observed: dict[str, float] = {}
+        self._measured: dict[str, list[float]] = {}
 
     def run(self) -> RunOutcome:
-        queues = [deque(group) for group in _queues(self.plan, self.jobs)]
-        workers: list[_Worker | None] = [None] * len(queues)
+        started = time.perf_counter()
+        checks = self.plan.checks
+        estimate = sum(self.costs.check_s(checks[i]) for i in self.indices)
+        work = units(checks, self.costs, self.indices, estimate / (self.jobs * UNITS_PER_JOB))
+        scheduler = Scheduler(work)
+        slots: list[WorkerProcess | None] = [None] * min(self.jobs, max(len(work), 1))
         interrupted = None
         try:
-            while self._dispatch(queues, workers):
-                self._collect(queues, workers)
+            while self._dispatch(scheduler, slots):
+                self._collect(scheduler, slots)
         except KeyboardInterrupt as exc:
-            interrupted = _how(exc)
-            for queue, worker in zip(queues, workers, strict=True):
-                if worker is not None and worker.in_flight is not None:
-                    self.missing[worker.in_flight] = f"interrupted by {interrupted} while running"
-                for index in queue:
-                    self.missing[index] = f"not run: interrupted by {interrupted}"
+            interrupted = how_interrupted(exc)
+            self._interrupt(interrupted, scheduler, slots)
         finally:
-            for slot, worker in enumerate(workers):
+            for slot, worker in enumerate(slots):
                 if worker is not None:
                     (worker.kill if interrupted else worker.stop)()
                     self._retire(worker)
-                    workers[slot] = None
-        timing = {k: float(v) for k, v in self._totals.items()}
+                    slots[slot] = None
+        timing = time_breakdown(
+            self._worker_seconds, self._observed, time.perf_counter() - started, len(slots)
+        )
         timing["workers_peak_rss_mib"] = sum(self._peaks)
-        checks = self.plan.checks
         return RunOutcome(
             results=[self.results[i] for i in sorted(self.results)],
             missing=[(checks[i], self.missing[i]) for i in sorted(self.missing)],
             timing=timing,
             interrupted=interrupted,
+            measured_costs={k: (v[0], int(v[1])) for k, v in self._measured.items()},
         )
 
-    def _dispatch(self, queues: list[deque[int]], workers: list[_Worker | None]) -> bool:
-        """Send the next check to every idle worker; False once nothing is left anywhere."""
+    def _interrupt(self, how: str, scheduler: Scheduler, slots: list[WorkerProcess | None]) -> None:
+        for worker in slots:
+            if worker is None:
+                continue
+            if worker.in_flight is not None:
+                self.missing[worker.in_flight] = f"interrupted by {how} while running"
+            for index in list(worker.pending)[1:]:
+                self.missing[index] = f"not run: interrupted by {how}"
+        while scheduler:
+            unit = scheduler.next_for(None, set())
+            for index in unit.indices if unit else ():
+                self.missing[index] = f"not run: interrupted by {how}"
+
+    def _dispatch(self, scheduler: Scheduler, slots: list[WorkerProcess | None]) -> bool:
+        """Give every free worker a unit; False once nothing is running or left."""
         busy = False
-        for slot, queue in enumerate(queues):
-            worker = workers[slot]
-            if worker is not None and worker.in_flight is not None:
+        for slot, worker in enumerate(slots):
+            if worker is not None and worker.pending:
                 busy = True
                 continue
-            while queue and self._given_up(queue[0]):
-                index = queue.popleft()
-                self.missing[index] = self._given_up_reason(index)
-            if not queue:
-                if worker is not None:
+            batch, unit = self._next_batch(scheduler, worker, slots)
+            if not batch:
+                if worker is not None:  # nothing left for it: free its memory now
                     worker.stop()
                     self._retire(worker)
-                    workers[slot] = None
+                    slots[slot] = None
                 continue
             if worker is None:
-                worker = workers[slot] = _Worker(
-                    self.plan_options, one_thread=self.jobs > 1, stderr_path=self.stderr_path
-                )
-            index = queue.popleft()
+                worker = slots[slot] = WorkerProcess(self.setup)
+            worker.framework = unit.framework if unit else worker.framework
             try:
-                worker.send(index, self.plan.checks[index].id, self.timeout)
-            except OSError:  # it died between checks: the check goes back, the worker goes
-                queue.appendleft(index)
+                worker.send(batch, self.timeout)
+            except OSError:  # it died between units: the checks go back, the worker goes
+                framework = self.plan.checks[batch[0][0]].adapter.framework
+                scheduler.put_back(Unit(tuple(i for i, _ in batch), framework, 0.0))
+                worker.pending.clear()
                 worker.kill()
                 self._retire(worker)
-                workers[slot] = None
+                slots[slot] = None
                 continue
             busy = True
         return busy
 
-    def _collect(self, queues: list[deque[int]], workers: list[_Worker | None]) -> None:
-        """Wait for a result or a deadline, and take in whatever arrived."""
-        active = [w for w in workers if w is not None and w.in_flight is not None]
+    def _next_batch(
+        self,
+        scheduler: Scheduler,
+        worker: WorkerProcess | None,
+        slots: list[WorkerProcess | None],
+    ) -> tuple[list[tuple[int, str]], Unit | None]:
+        """The next unit's checks that are still to run (an adapter given up on is left
+        out, each check listed as missing)."""
+        held = {w.framework for w in slots if w is not None and w is not worker and w.framework}
+        while scheduler:
+            unit = scheduler.next_for(worker.framework if worker else None, held)
+            if unit is None:
+                break
+            batch = []
+            for index in unit.indices:
+                if self._given_up(index):
+                    self.missing[index] = self._given_up_reason(index)
+                else:
+                    batch.append((index, self.plan.checks[index].id))
+            if batch:
+                return batch, unit
+        return [], None
+
+    def _collect(self, scheduler: Scheduler, slots: list[WorkerProcess | None]) -> None:
+        """Wait for an answer or a deadline, and take in whatever arrived."""
+        active = [w for w in slots if w is not None and w.pending]
         if not active:
             return
         wait_s = max(0.0, min(w.deadline for w in active) - time.monotonic())
         ready = wait([w.conn for w in active], timeout=wait_s)
-        for slot, worker in enumerate(workers):
-            if worker is None or worker.in_flight is None:
+        for slot, worker in enumerate(slots):
+            if worker is None or not worker.pending:
                 continue
-            index = worker.in_flight
+            index = worker.pending[0]
             if worker.conn in ready:
+                since = worker.last_event
                 try:
-                    _, judgement, bug, seconds = worker.receive()
+                    while worker.pending and worker.conn.poll():
+                        answer = worker.receive()
+                        self._observe(answer, time.perf_counter() - since)
+                        since = worker.last_event
+                        self._record(answer)
                 except (EOFError, OSError, ValueError, TypeError):  # died, or a torn message
-                    self._worker_died(index, worker.died(), queues[slot])
+                    index = worker.pending[0]
+                    self._worker_died(index, worker.died(), worker, scheduler)
                     self._retire(worker)
-                    workers[slot] = None
-                    continue
-                self._record(index, judgement, bug, seconds)
+                    slots[slot] = None
             elif time.monotonic() >= worker.deadline:
+                self._observe_lost(index, time.perf_counter() - worker.last_event)
                 worker.kill()
+                self._put_back_rest(worker, scheduler)
                 self._retire(worker)
-                workers[slot] = None
+                slots[slot] = None
                 self._failed(index, _timed_out(self.timeout))
 
-    def _record(self, index: int, judgement: Judgement, bug: KnownBug | None, seconds: float):
-        check = self.plan.checks[index]
-        self._store(index, CheckResult(check, judgement, bug, seconds))
-        if judgement.verdict is not Verdict.SKIP:
+    def _observe(self, answer: Answer, seen_s: float) -> None:
+        framework = self.plan.checks[answer.index].adapter.framework
+        self._observed[framework] = self._observed.get(framework, 0.0) + seen_s
+        name = self.plan.checks[answer.index].adapter.name
+        total = self._measured.setdefault(name, [0.0, 0])
+        total[0] += answer.check_s
+        total[1] += 1
+
+    def _observe_lost(self, index: int, seen_s: float) -> None:
+        framework = self.plan.checks[index].adapter.framework
+        self._observed[framework] = self._observed.get(framework, 0.0) + seen_s
+
+    def _record(self, answer: Answer) -> None:
+        check = self.plan.checks[answer.index]
+        result = CheckResult(check, answer.judgement, answer.known_bug, answer.framework_s)
+        self._store(answer.index, result)
+        if answer.judgement.verdict is not Verdict.SKIP:
             self._failures[check.adapter.name] = 0  # it ran to an answer
 
     def _store(self, index: int, result: CheckResult) -> None:
@@ -429,10 +311,20 @@ class Supervisor:
         self._failures[name] += 1
         self._last_failure[name] = judgement.detail
 
-    def _worker_died(self, index: int, reason: str, queue: deque[int]) -> None:
+    def _put_back_rest(self, worker: WorkerProcess, scheduler: Scheduler) -> None:
+        """The checks sent to a dead worker after its in-flight one go back, to run first."""
+        rest = tuple(list(worker.pending)[1:])
+        worker.pending.clear()
+        if rest:
+            scheduler.put_back(Unit(rest, self.plan.checks[rest[0]].adapter.framework, 0.0))
+
+    def _worker_died(
+        self, index: int, reason: str, worker: WorkerProcess, scheduler: Scheduler
+    ) -> None:
+        self._put_back_rest(worker, scheduler)
         if index not in self._retried:  # once more on a fresh worker: it may have been
             self._retried.add(index)  # killed from outside (the OOM killer picks the largest)
-            queue.appendleft(index)
+            scheduler.put_back(Unit((index,), self.plan.checks[index].adapter.framework, 0.0))
             return
         self._failed(index, _crash(reason))
 
@@ -446,143 +338,10 @@ class Supervisor:
             f"(the last: {self._last_failure[name]})"
         )
 
-    def _retire(self, worker: _Worker) -> None:
-        """Add a finished worker's totals to the run's."""
-        for key in ("reference_s", "framework_s", "compile_s"):
-            self._totals[key] += worker.totals.get(key, 0.0)  # type: ignore[assignment]
-        self._peaks.append(worker.totals.get("peak_rss_mib", 0.0))
-
-
-def _queues(plan: Plan, jobs: int) -> list[list[int]]:
-    """Each worker's checks: its share, whole frameworks at a time."""
-    shares = shares_by_framework(plan, jobs) if jobs > 1 else [list(range(len(plan.checks)))]
-    return [[i for group in by_framework(plan.checks, share) for i in group] for share in shares]
-
-
-def by_framework(checks: Sequence[Check], indices: Sequence[int]) -> list[list[int]]:
-    """``indices`` grouped by framework, in plan (case) order within each group: one
-    framework's helper processes (the Keras backend workers) can then be released before
-    the next starts, instead of all of them living through the run (measured on the full
-    profile: per-process peaks summed to 8.4 GiB with all four alive)."""
-    groups: dict[str, list[int]] = {}
-    for index in indices:
-        groups.setdefault(checks[index].adapter.framework, []).append(index)
-    return list(groups.values())
-
-
-# Measured cost of one check by framework, in ms (quick profile, 2-core machine): eager
-# JAX traces for every gradient, Keras dispatches through layers of Python. Used only to
-# balance the shares; any framework not listed counts as 1.
-CHECK_COST_MS = {
-    "numpy": 0.1,
-    "torch": 1.0,
-    "tensorflow": 5.0,
-    "jax": 20.0,
-    # full profile, each Keras backend in its worker: eager keras.ops on jax retraces jax.grad
-    "keras[jax]": 36.0,
-    "keras[torch]": 2.1,
-    "keras[tensorflow]": 3.6,
-    "keras[numpy]": 1.5,
-}
-
-
-def _cost(plan: Plan, indices: list[int]) -> float:
-    return sum(CHECK_COST_MS.get(plan.checks[i].adapter.framework, 1.0) for i in indices)
-
-
-def shares_by_framework(plan: Plan, jobs: int) -> list[list[int]]:
-    """Check indices split into ``jobs`` shares, whole frameworks at a time, costs balanced.
-
-    A worker then imports only its frameworks: measured on the full profile, splitting by
-    case (every worker importing torch, TensorFlow and JAX) peaked at 6.4 GiB over two
-    workers, beyond the 6 GiB budget. A framework costing more than a fair share is split
-    by case, so one slow framework can still use every worker.
-    """
-    fair = _cost(plan, list(range(len(plan.checks)))) / jobs
-    groups: list[list[int]] = []
-    for indices in by_framework(plan.checks, range(len(plan.checks))):
-        if _cost(plan, indices) <= fair:
-            groups.append(indices)
-            continue
-        by_case: dict[str, list[int]] = {}
-        for index in indices:
-            by_case.setdefault(plan.checks[index].case.id, []).append(index)
-        groups.extend(by_case.values())
-    shares: list[list[int]] = [[] for _ in range(jobs)]
-    loads = [0.0] * jobs
-    for indices in sorted(groups, key=lambda g: _cost(plan, g), reverse=True):
-        lightest = loads.index(min(loads))
-        shares[lightest].extend(indices)
-        loads[lightest] += _cost(plan, indices)
-    return [sorted(s) for s in shares if s]
-
-
-class SupervisedRunner:
-    """One check at a time in one supervised worker: the pytest front end's runner. The
-    same protection as ``Supervisor``: a timeout or a crash is that check's ``error``
-    verdict, and a fresh worker runs the next check."""
-
-    def __init__(self, plan: Plan, plan_options: dict[str, Any], *, timeout: float) -> None:
-        self.plan, self.plan_options, self.timeout = plan, plan_options, timeout
-        self._index = {check.id: i for i, check in enumerate(plan.checks)}
-        self._worker: _Worker | None = None
-
-    def run(self, check: Check) -> CheckResult:
-        index = self._index[check.id]
-        for attempt in (1, 2):
-            worker = self._worker or _Worker(self.plan_options, one_thread=False, stderr_path=None)
-            self._worker = worker
-            try:
-                worker.send(index, check.id, self.timeout)
-            except OSError:
-                reason = worker.died()
-            else:
-                if not wait([worker.conn], timeout=self.timeout):
-                    self.close()
-                    return CheckResult(check, _timed_out(self.timeout), None, 0.0)
-                try:
-                    _, judgement, bug, seconds = worker.receive()
-                    return CheckResult(check, judgement, bug, seconds)
-                except (EOFError, OSError, ValueError, TypeError):
-                    reason = worker.died()
-            self._worker = None
-            if attempt == 2:
-                return CheckResult(check, _crash(reason), None, 0.0)
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        if self._worker is not None:
-            self._worker.kill()
-            self._worker = None
-
-
-def run_in_process(
-    plan: Plan,
-    bugs: Sequence[KnownBug],
-    on_result: Callable[[CheckResult], None] | None = None,
-) -> RunOutcome:
-    """All checks in this process, without isolation (``--isolation none``: debuggers,
-    profilers); stops cleanly on Ctrl-C or SIGTERM with what ran so far."""
-    runner = Runner(bugs)
-    results: dict[int, CheckResult] = {}
-    group = _FrameworkGroup()
-    interrupted = None
-    order = [i for g in by_framework(plan.checks, range(len(plan.checks))) for i in g]
-    try:
-        for index in order:
-            group.enter(plan.checks[index].adapter)
-            results[index] = runner.run(plan.checks[index])
-            if on_result is not None:
-                on_result(results[index])
-    except KeyboardInterrupt as exc:
-        interrupted = _how(exc)
-    group.release()
-    reason = f"not run: interrupted by {interrupted}"
-    missing = [(plan.checks[i], reason) for i in range(len(plan.checks)) if i not in results]
-    timing = {
-        "reference_s": runner.references.seconds,
-        "framework_s": runner.framework_seconds,
-        "compile_s": runner.compile_seconds,
-        "workers_peak_rss_mib": 0.0,
-    }
-    return RunOutcome([results[i] for i in sorted(results)], missing, timing, interrupted)
+    def _retire(self, worker: WorkerProcess) -> None:
+        """Keep a finished worker's totals for the run's."""
+        seconds = worker.totals.get("seconds")
+        if isinstance(seconds, dict):
+            self._worker_seconds.append(seconds)
+        peak = worker.totals.get("peak_rss_mib", 0.0)
+        self._peaks.append(float(peak) if isinstance(peak, int | float) else 0.0)
