@@ -38,7 +38,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import mpmath
@@ -127,6 +127,22 @@ class Reference:
     within its error budget (tolerances.SIGMOID_ULPS); None: no pipeline, no slack."""
     grad_slack: np.ndarray | None = None
     target_slack: np.ndarray | None = None
+    _memo: dict[tuple[str, str], tuple[np.ndarray, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """Each quantity's float64 form, made once: a reference serves every adapter and
+    every reduction of its inputs, and the conversion from mpmath is the costly part."""
+
+    def _remember(
+        self, name: str, reduction: str, make: Callable[[], tuple[np.ndarray, ...]]
+    ) -> tuple[np.ndarray, ...]:
+        key = (name, reduction)
+        if key not in self._memo:
+            arrays = make()
+            for array in arrays:
+                array.setflags(write=False)  # shared: a caller must not change it
+            self._memo[key] = arrays
+        return self._memo[key]
 
     def slack(self, reduction: str, grad: bool, wrt: str = "input") -> np.ndarray:
         """The reference's own width for a quantity: a value within this absolute distance
@@ -145,11 +161,17 @@ class Reference:
         return np.array(total / n if reduction == "mean" else total)
 
     def elementwise(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._remember("elementwise", "none", self._elementwise)  # type: ignore[return-value]
+
+    def _elementwise(self) -> tuple[np.ndarray, np.ndarray]:
         hi, lo = _split(self.terms)
         return hi.reshape(self.shape), lo.reshape(self.shape)
 
     def reduced(self, reduction: str) -> tuple[np.ndarray, np.ndarray]:
         """The exact sum or mean as a double-double pair of 0-d arrays."""
+        return self._remember("reduced", reduction, lambda: self._reduced(reduction))  # type: ignore[return-value]
+
+    def _reduced(self, reduction: str) -> tuple[np.ndarray, np.ndarray]:
         total = _CTX.fsum(self.terms) if self.terms else _ZERO
         if reduction == "mean":
             total = total / len(self.terms) if self.terms else _NAN
@@ -160,6 +182,10 @@ class Reference:
         """d(reduced loss)/d(target): (hi, lo, the size of its two terms), shaped like the
         input. Both terms are there at every target, so the error is always measured at
         their size (tolerances.py)."""
+        make = lambda: self._target_gradient(reduction)
+        return self._remember("target_gradient", reduction, make)  # type: ignore[return-value]
+
+    def _target_gradient(self, reduction: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(self.target_grads)
         scale = _ONE / n if reduction == "mean" and n else _ONE
         values = tuple(_flush_result(g * scale, self.flush_below) for g in self.target_grads)
@@ -171,6 +197,9 @@ class Reference:
         """d(reduced loss)/d(input): (hi, lo, the scale its error is measured at), each
         shaped like the input. The scale is the size of the difference's terms, or 0 (the
         value itself) where the target is 0 or 1 and the exact gradient is normal."""
+        return self._remember("gradient", reduction, lambda: self._gradient(reduction))  # type: ignore[return-value]
+
+    def _gradient(self, reduction: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         scale = _ONE / len(self.grads) if reduction == "mean" and self.grads else _ONE
         hi, lo = _split(tuple(_flush_result(g * scale, self.flush_below) for g in self.grads))
         magnitudes = self.grad_terms * float(scale)
