@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test examples bench bench-quick bench-smoke bench-gate bench-versions lint clean
+.PHONY: run test unit lint examples bench bench-quick bench-smoke bench-gate bench-versions clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,15 +20,23 @@ run: $(STAMP)
 	$(BIN)/bce-conformance run --profile full --output reports/conformance.json \
 		--html reports/conformance.html --markdown reports/conformance.md
 
-## test: lint and types, the suite's unit tests, and the conformance matrix as pytest tests
-## (the matrix in two pytest-xdist workers, each with its own supervised framework workers:
-## measured 1.5x faster than one on 2 cores).
-test: $(STAMP)
+## test: lint and types, the suite's unit tests, and the conformance matrix (full profile)
+## as pytest tests: one engine run over every check, in one worker per CPU, then one test
+## per check.
+test: lint unit
+	$(BIN)/python -m pytest --profile full conformance
+
+## unit: the suite's own unit tests alone (no conformance matrix).
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+## lint: ruff, formatting, mypy on the engine and the adapters, and the CI workflow against
+## GitHub's workflow schema (vendored in check-jsonschema: nothing is fetched).
+lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy conformance adapters
-	$(BIN)/python -m pytest --profile full tests
-	$(BIN)/python -m pytest --profile full -n 2 conformance
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 ## examples: regenerate the small committed example report (quick profile, a few adapters).
 examples: $(STAMP)

@@ -147,7 +147,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--markdown", type=Path, help="also write the Markdown summary here")
     run.add_argument(
         "--jobs", type=_count(0), default=0,
-        help="worker processes (each imports the frameworks once); 0 (default): one per CPU",
+        help="worker processes (each imports the frameworks it runs once); 0 (default): one "
+        "per CPU and one more",
     )  # fmt: skip
     run.add_argument(
         "--timeout", type=_seconds, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
@@ -412,11 +413,16 @@ def _hunt(args: argparse.Namespace) -> int:
         print(f"hunt: nothing outside tolerance that the registry does not explain ({cases_path})")
         return 0
     report_path = args.output / "hunt.json"
-    names = ",".join(sorted({f.adapter for f in findings}))
-    main(["run", "--profile", "full", "--devices", "cpu", "--cases", str(cases_path),
-          "--adapters", names, "--output", str(report_path)]
-         + [f"--adapter={spec}" for spec in specs])  # fmt: skip
-    report = load_report(report_path)
+    spec = RunSpec(
+        profile="full",
+        devices=["cpu"],
+        case_paths=[cases_path],
+        adapter_globs=sorted({f.adapter for f in findings}),
+        extra_adapters=specs,
+        cache_dir=default_cache_dir(),
+    )
+    report = conformance_report(run_conformance(spec))
+    write_report(report_path, report)
     reproducers = Reproducers(report, case_paths=[cases_path], extra_adapters=specs)
     for record in report["checks"]:
         if record["verdict"] in ("fail", "error"):

@@ -182,8 +182,9 @@ class Reference:
         """d(reduced loss)/d(target): (hi, lo, the size of its two terms), shaped like the
         input. Both terms are there at every target, so the error is always measured at
         their size (tolerances.py)."""
-        make = lambda: self._target_gradient(reduction)
-        return self._remember("target_gradient", reduction, make)  # type: ignore[return-value]
+        return self._remember(  # type: ignore[return-value]
+            "target_gradient", reduction, lambda: self._target_gradient(reduction)
+        )
 
     def _target_gradient(self, reduction: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(self.target_grads)

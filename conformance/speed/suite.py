@@ -17,11 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import os
-import subprocess
-import sys
-import tempfile
 from collections import defaultdict
 from functools import cache
 from pathlib import Path
@@ -31,7 +27,9 @@ from typing import Any
 from adapters.base import Adapter
 from adapters.compiled import CompiledMixin
 from adapters.registry import discover, select
+from conformance.application import RunSpec, conformance_report, run_conformance
 from conformance.engine.cases import CASES_DIR
+from conformance.running.cache_dir import default_cache_dir
 from conformance.speed.bench import BenchCase, BenchResult, run_case
 
 ADAPTERS_VARIABLE = "BCE_BENCH_ADAPTERS"
@@ -88,34 +86,27 @@ def measurement(case: BenchCase) -> BenchResult:
     return run_case(grid_adapters()[case.adapter], case)
 
 
-def run_conformance(profile: str, adapter_globs: list[str], extra_specs: list[str]) -> Path:
-    """Run the conformance matrix in a child process (its own workers and supervisor, as a
-    user runs it) and return the JSON report's path."""
-    folder = Path(tempfile.mkdtemp(prefix="bce-agreement-"))
-    report = folder / "conformance.json"
-    command = [sys.executable, "-m", "conformance.cli", "run", "--profile", profile,
-               "--output", str(report), "--cases", str(cases_dir())]  # fmt: skip
-    if adapter_globs:
-        command += ["--adapters", ",".join(adapter_globs)]
-    for spec in extra_specs:
-        command += ["--adapter", spec]
-    # exit 1 only says some fail is not registered: the report is complete all the same
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    if completed.returncode not in (0, 1) or not report.exists():
-        raise RuntimeError(
-            f"conformance run failed (exit {completed.returncode}): {completed.stderr[-2000:]}"
-        )
-    return report
+def conformance_run(profile: str, adapter_globs: list[str], extra_specs: list[str]) -> dict:
+    """The JSON report of a conformance run over the grid's adapters, made as a user's run
+    is (``conformance/application.py``: its own supervised workers and cache directory)."""
+    spec = RunSpec(
+        profile=profile,
+        adapter_globs=adapter_globs or None,
+        extra_adapters=extra_specs,
+        case_paths=[cases_dir()],
+        cache_dir=default_cache_dir(),
+    )
+    return conformance_report(run_conformance(spec))
 
 
-def agreement_summary(report_path: Path) -> dict[str, Any]:
+def agreement_summary(report: dict[str, Any]) -> dict[str, Any]:
     """From a conformance report: per (adapter, case file) the largest and the median error
     in ULPs of its passing checks, and per adapter the count of each verdict.
 
     Only passing checks give ULPs: a convention's or a fail's distance from the mathematics
     is not bounded (a clamped log is 1e30 ULPs away), and those checks are counted by verdict
     instead, so a change of verdict shows there and a change within tolerance shows here."""
-    checks = json.loads(report_path.read_text())["checks"]
+    checks = report["checks"]
     errors: dict[str, list[float]] = defaultdict(list)
     verdicts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(AGREEMENT_VERDICTS, 0))
     for check in checks:
@@ -137,5 +128,5 @@ def agreement_summary(report_path: Path) -> dict[str, Any]:
 def agreement(profile: str | None = None) -> dict[str, Any]:
     """``agreement_summary`` of a fresh conformance run over the grid's adapters."""
     profile = profile or os.environ.get(PROFILE_VARIABLE, "full")
-    report = run_conformance(profile, _listed(ONLY_VARIABLE), _listed(ADAPTERS_VARIABLE))
+    report = conformance_run(profile, _listed(ONLY_VARIABLE), _listed(ADAPTERS_VARIABLE))
     return agreement_summary(report)
