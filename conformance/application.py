@@ -12,6 +12,7 @@ into the JSON report (``reports/document.py``).
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -125,6 +126,7 @@ def run_conformance(
         chosen = list(range(len(plan.checks))) if indices is None else list(indices)
     costs_path = spec.cache_dir / "costs.json" if spec.cache_dir else None
     jobs = spec.worker_jobs
+    cpu_before = cpu_seconds()
     with TreeMemorySampler() as memory, sigterm_interrupts():
         if spec.isolation == "none":
             store = ReferenceStore(spec.cache_dir) if spec.cache_dir else None
@@ -142,13 +144,27 @@ def run_conformance(
             ).run()
     if costs_path is not None and outcome.measured_costs:
         write_costs(costs_path, outcome.measured_costs)
+    wall = time.perf_counter() - started
+    cores = os.cpu_count() or 1
+    cpu = cpu_seconds() - cpu_before
     timing = {
-        "wall_s": time.perf_counter() - started,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "cores": cores,
+        "cpu_busy_percent": 100.0 * cpu / (cores * wall) if wall > 0 else 0.0,
         **outcome.timing,
         "main_peak_rss_mib": peak_rss_mib(),
         "tree_peak_rss_mib": memory.peak_mib,
     }
     return Conformance(spec, plan, chosen, outcome, timing)
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of every process it started and waited for (workers,
+    their helpers and compilers), user and system."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _worker_setup(spec: RunSpec, jobs: int, skip_plugins: Sequence[str]) -> WorkerSetup:

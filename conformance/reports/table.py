@@ -1,4 +1,5 @@
-"""The fixed-width summary printed at the end of a run: one row per adapter."""
+"""The fixed-width summary printed at the end of a run: one row per adapter, then where
+each run's time went, per framework."""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ def summary_table(report: dict[str, Any]) -> str:
     lines.append(" in ULPs among passing checks; gradients in ULPs of their two terms' size, or of")
     lines.append(" the gradient itself where the target is 0 or 1)")
     lines.append("")
+    for run in report["runs"]:
+        lines.extend(time_table(run))
     lines.extend(_run_line(run) for run in report["runs"])
     if not report["complete"]:
         lines.append(
@@ -54,6 +57,41 @@ def summary_table(report: dict[str, Any]) -> str:
             "see 'missing' in the report"
         )
     return "\n".join(lines)
+
+
+TIME_COLUMNS = ("import", "compile", "framework", "reference", "judging", "overhead")
+
+
+def time_table(run: dict[str, Any]) -> list[str]:
+    """Seconds per framework, summed over the workers: importing it, compiling, its calls,
+    the reference, the suite's verdicts, and the overhead the supervisor saw beyond that
+    (worker start-up, the pipe); then how busy the CPUs were. Empty for a run that has no
+    breakdown (a report from before it existed)."""
+    parts = run["timing"].get("by_framework")
+    if not parts:
+        return []
+    header = ["seconds", *TIME_COLUMNS, "total"]
+    rows = [header]
+    for framework, seconds in parts.items():
+        values = [seconds.get(f"{c}_s", 0.0) for c in TIME_COLUMNS]
+        rows.append([framework, *(f"{v:.1f}" for v in values), f"{sum(values):.1f}"])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)]
+        )
+        for r in rows
+    ]
+    timing = run["timing"]
+    if "cpu_s" in timing:
+        lines.append(
+            f"CPU time {timing['cpu_s']:.1f} s of {timing['cores']} cores x "
+            f"{timing['wall_s']:.1f} s wall: {timing['cpu_busy_percent']:.0f}% busy; worker "
+            f"slots without a check: {timing.get('idle_worker_s', 0.0):.1f} s of "
+            f"{run['options'].get('jobs', 1)} x {timing['wall_s']:.1f} s"
+        )
+    lines.append("")
+    return lines
 
 
 def _run_line(run: dict[str, Any]) -> str:

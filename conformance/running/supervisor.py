@@ -24,8 +24,8 @@ returned, raised, crashed or timed out (those last two are the adapter's result,
 
 Where the time went: each worker adds up, per framework, import, compilation, framework
 calls, reference and judging (``Runner.seconds``); the supervisor adds what it saw beyond
-that (worker start-up, the pipe, scheduling) as ``overhead`` and the cores left without a
-check as ``idle``.
+that (worker start-up, the pipe, scheduling) as ``overhead`` and the time worker slots had
+no check as ``idle_worker_s`` (the CPU time itself is measured by ``application.py``).
 """
 
 from __future__ import annotations
@@ -111,8 +111,8 @@ def time_breakdown(
         "framework_s": sum(f["framework"] for f in by_framework.values()),
         "compile_s": sum(f["compile"] for f in by_framework.values()),
         "import_s": sum(f["import"] for f in by_framework.values()),
-        "busy_core_s": busy,
-        "idle_core_s": max(0.0, wall_s * jobs - busy),
+        "busy_worker_s": busy,
+        "idle_worker_s": max(0.0, wall_s * jobs - busy),
         "by_framework": {
             name: {f"{part}_s": value for part, value in parts.items()}
             for name, parts in sorted(by_framework.items())
