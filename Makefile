@@ -75,11 +75,14 @@ bench-quick: $(STAMP) $(ASV_MACHINE)
 	$(ASV) run --python=same --set-commit-hash $(COMMIT) --show-stderr $(QUICK)
 	$(PUBLISH)
 
-## bench-smoke: every benchmark function over every adapter at its smallest parameters
-## (1e3 elements; the roofline at 1e7 float32 forward; agreement on the quick conformance
-## profile), nothing saved: what CI runs. `asv run --quick` does not shorten the timing
-## core's own samples, so the smoke narrows the grid instead.
-SMOKE := -b "Forward(Backward)?.track_seconds\(.*, 1000, " -b "Compile.track_first_call_seconds\(.*, 1000, " \
+## bench-smoke: every benchmark function over every adapter at its smallest parameters,
+## float32 on the CPU (the other dtypes and devices run the same code with another
+## parameter, and the conformance matrix runs every adapter's prepare/execute at every
+## dtype); the roofline at 1e7 float32 forward; agreement on the quick conformance profile;
+## nothing saved: what CI runs. `asv run --quick` does not shorten the timing core's own
+## samples, so the smoke narrows the grid instead.
+SMOKE := -b "Forward(Backward)?.track_seconds\(.*, 1000, 'float32', 'cpu'\)" \
+	-b "Compile.track_first_call_seconds\(.*, 1000, 'float32', " \
 	-b "PeakMemory.peakmem_forward.*\(.*, 1000000\)" \
 	-b "Roofline.track_percent\(.*, 'float32', 'forward'\)" -b "Machine" -b "agreement"
 bench-smoke: $(STAMP) $(ASV_MACHINE)

@@ -44,3 +44,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="process (default): matrix checks run in supervised worker processes, so a "
         "crash or hang fails one test; none: in the pytest process (for debuggers)",
     )  # fmt: skip
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, the conformance matrix's parts (``xdist_group`` marks, see
+    ``conformance/conftest.py``) go whole to one pytest worker each: xdist's ``loadgroup``
+    distribution, which spreads tests without a group like ``load``."""
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"

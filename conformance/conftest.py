@@ -104,25 +104,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             for part in range(1, parts + 1):
                 part_of.update(dict.fromkeys(shard(plan.checks, part, parts, costs), part))
         metafunc.config._bce_part_of = part_of  # type: ignore[attr-defined]
+        # no pytest-timeout backstop here: the first matrix test runs the whole engine, whose
+        # checks each have their own timeout (--check-timeout), so the session is bounded
+        marks = [pytest.mark.timeout(0)]
         metafunc.parametrize(
             "check",
             [
                 pytest.param(
                     plan.checks[i],
                     id=plan.checks[i].id,
-                    marks=[pytest.mark.xdist_group(f"matrix-part-{part_of[i]}")] if part_of else [],
+                    marks=[*marks, pytest.mark.xdist_group(f"matrix-part-{part_of[i]}")]
+                    if part_of
+                    else marks,
                 )
                 for i in chosen
             ],
         )
     if "case_plan" in metafunc.fixturenames:
         metafunc.parametrize("case_plan", [_plan(metafunc.config)], ids=["cases"])
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Under pytest-xdist, whole parts of the matrix go to one pytest worker each."""
-    if getattr(config.option, "dist", "no") == "load":
-        config.option.dist = "loadgroup"
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
