@@ -97,3 +97,26 @@ def test_three_shard_reports_merge_into_the_unsharded_run(tmp_path: Path, two_ca
     assert {c["id"]: c["verdict"] for c in combined["checks"]} == verdicts
     assert combined["findings"] == []
     assert main(["compare", str(whole), str(merged)]) == 0
+
+
+def test_pytest_xdist_runs_each_part_once_with_the_same_outcomes(two_cases: Path):
+    """Under pytest-xdist each xdist worker runs its own part of the matrix in one engine
+    run: the outcomes are those of a run without xdist."""
+    import re
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    common = [sys.executable, "-m", "pytest", "conformance/test_matrix.py", "-q", "-p",
+              "no:cacheprovider", "--cases", str(two_cases), "--adapters", "numpy.*",
+              "-k", "test_check"]  # fmt: skip
+    outcomes = []
+    for extra in ([], ["-n", "2"]):
+        done = subprocess.run([*common, *extra], cwd=root, capture_output=True, text=True,
+                              timeout=300, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stdout[-2000:]
+        summary = done.stdout.strip().splitlines()[-1]
+        outcomes.append(re.findall(r"(\d+) (passed|failed|skipped|xfailed|error)", summary))
+    assert outcomes[0] == outcomes[1]
+    planned = build_plan(case_paths=[two_cases], adapter_globs=["numpy.*"]).checks
+    assert sum(int(count) for count, _ in outcomes[1]) == len(planned)  # each exactly once
