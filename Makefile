@@ -20,11 +20,11 @@ run: $(STAMP)
 	$(BIN)/bce-conformance run --profile full --output reports/conformance.json \
 		--html reports/conformance.html --markdown reports/conformance.md
 
-## test: lint and types, the suite's unit tests, and the conformance matrix (full profile)
-## as pytest tests: one engine run over every check, in one worker per CPU, then one test
-## per check.
+## test: lint and types, the suite's unit tests, and the conformance matrix (quick profile:
+## the full one is `make run`, or `pytest --profile full conformance`) as pytest tests: one
+## engine run over every check, in one worker per CPU and one more, then one test per check.
 test: lint unit
-	$(BIN)/python -m pytest --profile full conformance
+	$(BIN)/python -m pytest conformance
 
 ## unit: the suite's own unit tests alone (no conformance matrix).
 unit: $(STAMP)
