@@ -282,14 +282,15 @@ class Supervisor:
                 self._failed(index, _timed_out(self.timeout))
 
     def _observe(self, answer: Answer, seen_s: float) -> None:
-        framework = self.plan.checks[answer.index].adapter.framework
-        self._observed[framework] = self._observed.get(framework, 0.0) + seen_s
+        """Count what the supervisor saw of an answered check, and its measured cost."""
+        self._observe_lost(answer.index, seen_s)
         name = self.plan.checks[answer.index].adapter.name
         total = self._measured.setdefault(name, [0.0, 0])
         total[0] += answer.check_s
         total[1] += 1
 
     def _observe_lost(self, index: int, seen_s: float) -> None:
+        """Count the time the supervisor saw a check take (answered or not)."""
         framework = self.plan.checks[index].adapter.framework
         self._observed[framework] = self._observed.get(framework, 0.0) + seen_s
 
