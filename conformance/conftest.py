@@ -5,18 +5,21 @@
                        [--shard K/N] [--cache-dir DIR] [--check-timeout SECONDS]
                        [--isolation process|none]
 
-Each check becomes one test with a readable id (adapter-device-dtype-case:reduction). The
-checks are not run one pytest item at a time: the first matrix test of a session runs
+The checks of one adapter, device and dtype over one case file are one test, with a
+readable id (adapter-device-dtype-casefile) and, when it fails, a line per failing check
+(one test per check would make pytest's own bookkeeping, about 1 ms a test, cost more than
+the checks). The checks are not run one test at a time: the first matrix test of a session runs
 every selected check at once through the same engine as ``bce-conformance run``
 (``conformance/application.py``: supervised workers on every core, the cache directory),
-and each test then reports its check's verdict. Under pytest-xdist each pytest worker
+and each test then reports its checks' verdicts. Under pytest-xdist each pytest worker
 runs its own part of the matrix (a cost-balanced partition, whole parts handed out by
 xdist's ``loadgroup`` scheduling), so nothing is run twice. A check that hangs past the
-timeout or crashes its worker is that test's ``error``; one check can neither hang nor
+timeout or crashes its worker is an ``error`` of its test; one check can neither hang nor
 end the session. A fail or error that an entry of conformance/known_bugs.yaml explains
-(by case, or by the per-element condition it states, and of the kind it registers) is an
-xfail with the entry's link; a check that an entry without a condition names as failing,
-and that passes, fails and says to remove the entry. After an unfiltered run, entries
+(by case, or by the per-element condition it states, and of the kind it registers) makes
+its test an xfail with the entry's link, unless the test has an unexplained one too; a
+check that an entry without a condition names as failing, and that passes, fails its
+test, which says to remove the entry. After an unfiltered run, entries
 without a condition that name no collected check or explained no failure are listed, so
 stale entries do not pile up (an entry with a ``when`` condition recognises a bug in any
 case, users' and the hunt's included, so the shipped cases need not hit it).
@@ -35,10 +38,12 @@ from conformance.application import RunSpec, run_conformance
 from conformance.engine.matrix import (
     DEFAULT_DEVICES,
     Check,
+    CheckGroup,
     CheckResult,
     Plan,
     build_plan,
     check_fields,
+    group_by_file,
     split_list,
 )
 from conformance.engine.verdicts import Judgement, Verdict
@@ -92,34 +97,45 @@ def _parts() -> int:
     return int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 
 
+def _group_parts(plan: Plan, groups: list[CheckGroup]) -> list[int]:
+    """The pytest-xdist part (1 to ``_parts()``) of each group, 0 for all without xdist: each
+    group goes whole to the part of its first check in a cost-balanced partition."""
+    parts = _parts()
+    if parts == 1:
+        return [0] * len(groups)
+    index = {check.id: i for i, check in enumerate(plan.checks)}
+    costs = CostModel.shipped()
+    part_of_first: dict[int, int] = {}
+    for part in range(1, parts + 1):
+        part_of_first.update(dict.fromkeys(shard(plan.checks, part, parts, costs), part))
+    return [part_of_first[index[group.checks[0].id]] for group in groups]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "check" in metafunc.fixturenames:
-        plan = _plan(metafunc.config)
-        spec: RunSpec = metafunc.config._bce_spec  # type: ignore[attr-defined]
+    if "checks" in metafunc.fixturenames:
+        config = metafunc.config
+        plan = _plan(config)
+        spec: RunSpec = config._bce_spec  # type: ignore[attr-defined]
         chosen = shard(plan.checks, *spec.shard) if spec.shard else range(len(plan.checks))
-        part_of: dict[int, int] = {}
-        parts = _parts()
-        if parts > 1:
-            costs = CostModel.shipped()
-            for part in range(1, parts + 1):
-                part_of.update(dict.fromkeys(shard(plan.checks, part, parts, costs), part))
-        metafunc.config._bce_part_of = part_of  # type: ignore[attr-defined]
+        groups = group_by_file(plan.checks[i] for i in chosen)
+        group_parts = _group_parts(plan, groups)
+        config._bce_part_of = {  # type: ignore[attr-defined]
+            check.id: part
+            for group, part in zip(groups, group_parts, strict=True)
+            for check in group.checks
+        }
         # no pytest-timeout backstop here: the first matrix test runs the whole engine, whose
         # checks each have their own timeout (--check-timeout), so the session is bounded
         marks = [pytest.mark.timeout(0)]
-        metafunc.parametrize(
-            "check",
-            [
-                pytest.param(
-                    plan.checks[i],
-                    id=plan.checks[i].id,
-                    marks=[*marks, pytest.mark.xdist_group(f"matrix-part-{part_of[i]}")]
-                    if part_of
-                    else marks,
-                )
-                for i in chosen
-            ],
-        )
+        params = [
+            pytest.param(
+                group,
+                id=group.id,
+                marks=[*marks, pytest.mark.xdist_group(f"matrix-part-{part}")] if part else marks,
+            )
+            for group, part in zip(groups, group_parts, strict=True)
+        ]
+        metafunc.parametrize("checks", params)
     if "case_plan" in metafunc.fixturenames:
         metafunc.parametrize("case_plan", [_plan(metafunc.config)], ids=["cases"])
 
@@ -127,9 +143,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Remember which checks this session will run (after -k and deselection)."""
     selected = [
-        item.callspec.params["check"]
+        check
         for item in session.items
-        if hasattr(item, "callspec") and isinstance(item.callspec.params.get("check"), Check)
+        if hasattr(item, "callspec") and isinstance(item.callspec.params.get("checks"), CheckGroup)
+        for check in item.callspec.params["checks"].checks
     ]
     session.config._bce_selected = selected  # type: ignore[attr-defined]
 
@@ -164,13 +181,13 @@ class EngineResults:
 
     def _run_part_of(self, check: Check) -> None:
         selected: list[Check] = getattr(self.config, "_bce_selected", [check])
-        part_of: dict[int, int] = getattr(self.config, "_bce_part_of", {})
-        part = part_of.get(self._index[check.id])  # its pytest-xdist part (None: no xdist)
+        part_of: dict[str, int] = getattr(self.config, "_bce_part_of", {})
+        part = part_of.get(check.id, 0)  # its pytest-xdist part (0: no xdist)
         indices = sorted(
-            {self._index[c.id] for c in selected if c.id not in self.results}
-            | {self._index[check.id]}
+            self._index[c.id]
+            for c in {c.id: c for c in [*selected, check]}.values()
+            if c.id not in self.results and part_of.get(c.id, 0) == part
         )
-        indices = [i for i in indices if part_of.get(i) == part]
         spec: RunSpec = self.config._bce_spec  # type: ignore[attr-defined]
         run = run_conformance(spec, plan=self.plan, indices=indices)
         if run.outcome.interrupted:

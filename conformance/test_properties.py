@@ -24,14 +24,14 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from adapters.base import Adapter, Call
 from adapters.registry import builtin_adapters
 from conformance.engine.tolerances import ELEMENT_ULPS, reduction_tolerance
-from conformance.known_bugs import find, load_known_bugs
+from conformance.known_bugs import KnownBug, find, load_known_bugs
 
 ADAPTERS = [a for a in builtin_adapters() if not a.extended]
 FORMS = {"probs": [a for a in ADAPTERS if "probs" in a.forms],
@@ -84,13 +84,26 @@ def _run(adapter: Adapter, form: Any, x, y, *, reduction="none", grad=False, **o
     return outcome
 
 
+def _known(adapter: Adapter, prop: str) -> KnownBug | None:
+    """The registry's entry for ``prop`` failing in ``adapter``, if there is one."""
+    return find(load_known_bugs(), adapter=adapter.name, case=f"properties/{prop}",
+                dtype="float64", device="cpu", reduction="none", quantity="value",
+                version=adapter.version())  # fmt: skip
+
+
+def _settings(adapter: Adapter, prop: str) -> settings:
+    """The hypothesis settings for ``prop`` on ``adapter``: a failure the registry knows is
+    not shrunk (its entry states the example; shrinking one took 20 s of a 100 s session)."""
+    if _known(adapter, prop) is None:
+        return SETTINGS
+    return settings(SETTINGS, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+
+
 def _check(prop: str, adapter: Adapter, ok: bool, form: str, x, y, detail: str) -> None:
     """Fail with a YAML case for the counterexample, unless the registry knows it."""
     if ok:
         return
-    bug = find(load_known_bugs(), adapter=adapter.name, case=f"properties/{prop}",
-               dtype="float64", device="cpu", reduction="none", quantity="value",
-               version=adapter.version())  # fmt: skip
+    bug = _known(adapter, prop)
     if bug is not None:
         pytest.xfail(f"{bug.reason} {bug.link}")
     case = {
@@ -116,7 +129,7 @@ def _by_form(test: Callable) -> Callable:
 
 @_by_form
 def test_non_negative(form, adapter):
-    @SETTINGS
+    @_settings(adapter, "non-negative")
     @given(_pairs(probs if form == "probs" else logits))
     def check(xy):
         x, y = xy
@@ -139,7 +152,7 @@ def test_symmetry(form, adapter):
             "which the matrix's pipeline reference (tolerances.SIGMOID_ULPS) measures"
         )
 
-    @SETTINGS
+    @_settings(adapter, "symmetry")
     @given(_pairs(upper if form == "probs" else logits))
     def check(xy):
         x, y = xy
@@ -164,7 +177,7 @@ def test_logits_equal_probabilities_of_sigmoid(probs_name, logits_name):
     if probs_adapter is None or logits_adapter is None:
         pytest.skip("adapter not built in")
 
-    @SETTINGS
+    @_settings(logits_adapter, "logits-equal-probabilities")
     @given(_pairs(st.floats(-8.0, 8.0)))
     def check(xy):
         x, y = xy
@@ -182,7 +195,7 @@ def test_logits_equal_probabilities_of_sigmoid(probs_name, logits_name):
 
 @_by_form
 def test_gradient_sign(form, adapter):
-    @SETTINGS
+    @_settings(adapter, "gradient-sign")
     @given(_pairs(probs if form == "probs" else logits))
     def check(xy):
         x, y = xy
@@ -197,7 +210,7 @@ def test_gradient_sign(form, adapter):
 
 @_by_form
 def test_mean_is_sum_over_n(form, adapter):
-    @SETTINGS
+    @_settings(adapter, "mean-is-sum-over-n")
     @given(_pairs(probs if form == "probs" else logits))
     def check(xy):
         x, y = xy
@@ -213,7 +226,7 @@ def test_mean_is_sum_over_n(form, adapter):
 
 @_by_form
 def test_unit_weight_is_no_weight(form, adapter):
-    @SETTINGS
+    @_settings(adapter, "unit-weight")
     @given(_pairs(probs if form == "probs" else logits))
     def check(xy):
         x, y = xy
@@ -227,7 +240,7 @@ def test_unit_weight_is_no_weight(form, adapter):
 
 @pytest.mark.parametrize("adapter", FORMS["logits"], ids=lambda a: a.name)
 def test_unit_pos_weight_is_no_pos_weight(adapter):
-    @SETTINGS
+    @_settings(adapter, "unit-pos-weight")
     @given(_pairs(logits))
     def check(xy):
         x, y = xy

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conformance.cli import main
-from conformance.engine.matrix import build_plan
+from conformance.engine.matrix import build_plan, group_by_file
 from conformance.reports.document import load_report
 from conformance.running.scheduling import (
     CostModel,
@@ -109,7 +109,7 @@ def test_pytest_xdist_runs_each_part_once_with_the_same_outcomes(two_cases: Path
     root = Path(__file__).resolve().parent.parent
     common = [sys.executable, "-m", "pytest", "conformance/test_matrix.py", "-q", "-p",
               "no:cacheprovider", "--cases", str(two_cases), "--adapters", "numpy.*",
-              "-k", "test_check"]  # fmt: skip
+              "-k", "test_checks"]  # fmt: skip
     outcomes = []
     for extra in ([], ["-n", "2"]):
         done = subprocess.run([*common, *extra], cwd=root, capture_output=True, text=True,
@@ -119,4 +119,5 @@ def test_pytest_xdist_runs_each_part_once_with_the_same_outcomes(two_cases: Path
         outcomes.append(re.findall(r"(\d+) (passed|failed|skipped|xfailed|error)", summary))
     assert outcomes[0] == outcomes[1]
     planned = build_plan(case_paths=[two_cases], adapter_globs=["numpy.*"]).checks
-    assert sum(int(count) for count, _ in outcomes[1]) == len(planned)  # each exactly once
+    tests = group_by_file(planned)
+    assert sum(int(count) for count, _ in outcomes[1]) == len(tests)  # each exactly once

@@ -69,6 +69,34 @@ class Check:
         return base if self.quantity == "value" else f"{base}:{self.quantity}"
 
 
+@dataclass(frozen=True)
+class CheckGroup:
+    """The checks of one adapter on one device and dtype over one case file: what the pytest
+    front end shows as one test (one per check would cost pytest more than the checks)."""
+
+    checks: tuple[Check, ...]
+
+    @property
+    def id(self) -> str:
+        """adapter-device-dtype-case file"""
+        first = self.checks[0]
+        return f"{first.adapter.name}-{first.device}-{first.dtype}-{case_file(first.case)}"
+
+
+def case_file(case: Case) -> str:
+    """The stem of the file a case comes from (the first part of its id)."""
+    return case.id.partition("/")[0]
+
+
+def group_by_file(checks: Iterable[Check]) -> list[CheckGroup]:
+    """``checks`` as groups of one adapter, device, dtype and case file, in plan order."""
+    groups: dict[tuple[str, str, str, str], list[Check]] = {}
+    for check in checks:
+        key = (check.adapter.name, check.device, check.dtype, case_file(check.case))
+        groups.setdefault(key, []).append(check)
+    return [CheckGroup(tuple(members)) for members in groups.values()]
+
+
 @dataclass
 class CheckResult:
     check: Check
