@@ -2,7 +2,8 @@
 tensorflow and numpy, from probabilities and from logits.
 
 Keras chooses its backend once per process (``KERAS_BACKEND``, read at import), so each
-backend runs in a worker process of its own, started on first use and fed calls over a
+backend runs in a helper process of its own (a served process, ``adapters/served.py``, the
+protocol of the suite's check workers too), started on first use and fed calls over a
 pipe; the results join the same report as every other adapter. ``keras.ops`` returns
 element losses: the mean or sum is ``keras.ops.mean``/``keras.ops.sum``, as users write,
 and it has no weight argument. Gradients use the backend's own autodiff (``jax.grad``,
@@ -25,14 +26,11 @@ Conventions, from ``keras/src/backend/<backend>/nn.py`` (``binary_crossentropy``
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import replace
-from multiprocessing.connection import Connection
 from typing import Any
 
 import ml_dtypes
@@ -41,6 +39,7 @@ import numpy as np
 from adapters import formulas
 from adapters.base import Adapter, Call, Conventions, Outcome, Prepared, in_result_dtype
 from adapters.jax_bce import MEMORY
+from adapters.served import ServedProcess, ServedProcessError
 from adapters.snippets import reduced
 from adapters.torch_bce import LOGITS_CONVENTIONS, PROBS_CONVENTIONS
 
@@ -112,9 +111,9 @@ class KerasOpsBinaryCrossentropy(Adapter):
         return None
 
     def release(self) -> None:
-        worker = _WORKERS.pop(self.backend, None)
-        if worker is not None:
-            worker.close()
+        helper = _HELPERS.pop(self.backend, None)
+        if helper is not None:
+            helper.stop()
 
     def reproducer(self, call: Call) -> str | None:
         lines = ["import os", "", f'os.environ["KERAS_BACKEND"] = "{self.backend}"']
@@ -182,7 +181,7 @@ class KerasOpsBinaryCrossentropy(Adapter):
 
     def _ask(self, kind: str, call: Call) -> Any:
         message = (kind, call, self.from_logits)
-        status, payload = _worker(self.backend).request(message, HELPER_TIMEOUT_S)
+        status, payload = _request(self.backend, message, HELPER_TIMEOUT_S)
         if status == "error":
             raise RemoteError(payload)
         return payload
@@ -193,61 +192,23 @@ HELPER_TIMEOUT_S = 600.0
 runs (``--isolation none``): under the supervisor each check has its own, shorter,
 timeout, which kills the helper together with the worker that started it."""
 
-
-class _Worker:
-    """One process serving calls over a pipe until the run ends. A helper that does not
-    answer in time, or dies, is killed and unregistered: its late reply can never be read
-    as the answer to another call, and the next call starts a fresh helper."""
-
-    def __init__(self, key: str, target: Callable[..., None], args: tuple[Any, ...]) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.key = key
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=target, args=(*args, child), daemon=True)
-        self._process.start()
-        child.close()  # the helper's death then reads as EOF here
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):  # a worker that died has closed its end
-            self._conn.send(None)  # the server returns, and its process exits
-        self._process.join(timeout=60)
-        self.kill()
-
-    def kill(self) -> None:
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join(timeout=60)
-        self._conn.close()
-        if _WORKERS.get(self.key) is self:
-            del _WORKERS[self.key]
-
-    def request(self, message: Any, timeout: float) -> tuple[str, Any]:
-        try:
-            self._conn.send(message)
-            if not self._conn.poll(timeout):
-                self.kill()
-                raise RemoteError(
-                    f"the Keras {self.key} helper did not answer in {timeout:g} s; it was "
-                    "killed, and the next call starts a fresh one"
-                )
-            return self._conn.recv()
-        except (EOFError, OSError) as exc:
-            self._process.join(timeout=5)
-            code = self._process.exitcode
-            self.kill()
-            raise RemoteError(
-                f"the Keras {self.key} helper died ({type(exc).__name__}, exit code {code}); "
-                "the next call starts a fresh one"
-            ) from None
+_HELPERS: dict[str, ServedProcess] = {}
+"""The live helper of each backend. A helper that did not answer in time, or died, is
+killed and dropped: its late reply can never be read as the answer to another call, and the
+next call starts a fresh helper."""
 
 
-_WORKERS: dict[str, _Worker] = {}
-
-
-def _worker(backend: str) -> _Worker:
-    if backend not in _WORKERS:
-        _WORKERS[backend] = _Worker(backend, _serve, (backend,))
-    return _WORKERS[backend]
+def _request(key: str, message: Any, timeout: float) -> tuple[str, Any]:
+    """``message``'s reply from the helper ``key``, started on first use."""
+    if key not in _HELPERS:
+        _HELPERS[key] = ServedProcess(f"the Keras {key} helper", _BackendServer, (key,))
+    helper = _HELPERS[key]
+    try:
+        reply: tuple[str, Any] = helper.request(message, timeout)
+    except ServedProcessError as exc:
+        del _HELPERS[key]
+        raise RemoteError(f"{exc}; the next call starts a fresh one") from None
+    return reply
 
 
 def _configure_process(backend: str) -> None:
@@ -259,35 +220,34 @@ def _configure_process(backend: str) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _serve(backend: str, conn: Connection) -> None:
-    """The helper: answer (call, from_logits) messages until None or the pipe closes."""
-    os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    _configure_process(backend)
-    # log(0), 0 * inf and overflow are what the edge cases are about; the verdict reports them
-    np.seterr(all="ignore")
-    warnings.simplefilter("ignore", RuntimeWarning)
-    import keras
+class _BackendServer:
+    """The helper's handler (``adapters/served.py``): Keras imported on one backend; each
+    message (kind, call, from_logits) is answered ("ok", result) or ("error", message)."""
 
-    while True:
-        try:
-            message = conn.recv()
-        except EOFError:  # the process that started it is gone
-            return
-        if message is None:
-            return
-        if backend == "jax":
+    def __init__(self, backend: str) -> None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+        _configure_process(backend)
+        # log(0), 0 * inf and overflow are what the edge cases are about; verdicts report them
+        np.seterr(all="ignore")
+        warnings.simplefilter("ignore", RuntimeWarning)
+        import keras
+
+        self.keras, self.backend = keras, backend
+
+    def __call__(self, message: tuple[str, Call, bool]) -> Iterator[tuple[str, Any]]:
+        if self.backend == "jax":
             MEMORY.tick()
         kind, call, from_logits = message
         try:
-            execute, results = _prepare(keras, backend, call, from_logits)
+            execute, results = _prepare(self.keras, self.backend, call, from_logits)
             if kind == "run":
-                conn.send(("ok", results(execute())))
+                yield "ok", results(execute())
             else:
                 from conformance.speed.timing import warm_and_measure  # standard library only
 
-                conn.send(("ok", warm_and_measure(execute)))
+                yield "ok", warm_and_measure(execute)
         except Exception as exc:  # the backend's refusal is a result
-            conn.send(("error", Outcome.raised(exc).error))
+            yield "error", Outcome.raised(exc).error
 
 
 def _prepare(keras: Any, backend: str, call: Call, from_logits: bool) -> tuple[Any, Any]:

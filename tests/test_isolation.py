@@ -10,10 +10,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from adapters.served import ServedProcess
 from conformance.cli import main
 from conformance.reports.document import load_report
 
@@ -203,31 +205,36 @@ def test_pytest_route_turns_crash_and_hang_into_failed_tests(broken, two_cases):
 def test_keras_style_helper_that_hangs_is_killed_and_replaced():
     from adapters import keras_backends
 
-    worker = keras_backends._Worker("test-hang", _hang_forever, ())
-    keras_backends._WORKERS["test-hang"] = worker
+    helper = ServedProcess("the Keras test-hang helper", _Hangs)
+    keras_backends._HELPERS["test-hang"] = helper
     start = time.monotonic()
     with pytest.raises(keras_backends.RemoteError, match="did not answer in 1 s; it was killed"):
-        worker.request("anything", 1.0)
+        keras_backends._request("test-hang", "anything", 1.0)
     assert time.monotonic() - start < 30
-    assert "test-hang" not in keras_backends._WORKERS  # never read again
-    assert not worker._process.is_alive()
+    assert "test-hang" not in keras_backends._HELPERS  # never read again
+    assert not helper.process.is_alive()
 
 
 def test_keras_style_helper_that_dies_is_reported_and_replaced():
     from adapters import keras_backends
 
-    worker = keras_backends._Worker("test-die", _die, ())
-    keras_backends._WORKERS["test-die"] = worker
-    with pytest.raises(keras_backends.RemoteError, match="helper died"):
-        worker.request("anything", 30.0)
-    assert "test-die" not in keras_backends._WORKERS
+    keras_backends._HELPERS["test-die"] = ServedProcess("the Keras test-die helper", _Dies)
+    with pytest.raises(keras_backends.RemoteError, match=r"helper died .*exited with status 3"):
+        keras_backends._request("test-die", "anything", 30.0)
+    assert "test-die" not in keras_backends._HELPERS
 
 
-def _hang_forever(conn) -> None:
-    conn.recv()
-    time.sleep(3600)
+class _Hangs:
+    """A served process's handler that never answers."""
+
+    def __call__(self, message: object) -> Iterator[object]:
+        time.sleep(3600)
+        yield message
 
 
-def _die(conn) -> None:
-    conn.recv()
-    os._exit(3)
+class _Dies:
+    """A served process's handler whose process exits instead of answering."""
+
+    def __call__(self, message: object) -> Iterator[object]:
+        os._exit(3)
+        yield message

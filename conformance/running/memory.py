@@ -1,4 +1,4 @@
-"""The process tree of a run: its peak memory, and every process a worker started.
+"""The peak memory of a run's process tree, and of one worker with its helpers.
 
 Peak memory is the resident memory of this process and all its descendants together.
 
@@ -7,9 +7,8 @@ sum of per-process peaks overstates what the machine ever held (measured on the 
 profile: 5031 MiB summed, 4525 MiB sampled). A background thread
 sums VmRSS over the process tree every ``interval`` seconds and keeps the largest sum; a
 spike shorter than the interval can be missed, which is why the per-process sum is
-reported beside it as an upper bound. ``descendants`` lists a worker's whole tree, children
-that moved to a new session included, so a timeout can kill them all. Linux only
-(``/proc``); elsewhere memory reads 0 and no descendant is found.
+reported beside it as an upper bound. The process tree is read from /proc
+(``adapters/served.py``); elsewhere memory reads 0.
 """
 
 from __future__ import annotations
@@ -22,10 +21,11 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
+from adapters.served import descends_from, process_table
+
 _PROC = Path("/proc")
 _VMRSS = re.compile(r"^VmRSS:\s+(\d+) kB", re.MULTILINE)
 _VMHWM = re.compile(r"^VmHWM:\s+(\d+) kB", re.MULTILINE)
-_PPID = re.compile(r"^PPid:\s+(\d+)", re.MULTILINE)
 
 
 def _status(pid: int) -> str:
@@ -49,38 +49,12 @@ def peak_rss_mib() -> float:
     return own + sum(process_peak_mib(child.pid) for child in helpers if child.pid)
 
 
-def _process_table() -> dict[int, tuple[int, str]]:
-    """Every live process: pid -> (parent pid, its /proc status text)."""
-    table: dict[int, tuple[int, str]] = {}
-    for entry in _PROC.glob("[0-9]*"):
-        pid = int(entry.name)
-        status = _status(pid)
-        ppid = _PPID.search(status)
-        if ppid:
-            table[pid] = (int(ppid.group(1)), status)
-    return table
-
-
-def _descends_from(pid: int, root: int, table: dict[int, tuple[int, str]]) -> bool:
-    ancestor = pid
-    while ancestor not in (root, 0, 1) and ancestor in table:
-        ancestor = table[ancestor][0]
-    return ancestor == root
-
-
-def descendants(root: int) -> list[int]:
-    """Every live process descended from ``root`` (children in new sessions and process
-    groups included; not ``root`` itself), read from /proc."""
-    table = _process_table()
-    return [pid for pid in table if pid != root and _descends_from(pid, root, table)]
-
-
 def tree_rss_mib(root: int) -> float:
     """Resident memory of ``root`` and every process descended from it, in MiB."""
-    table = _process_table()
+    table = process_table()
     total_kib = 0
     for pid, (_, status) in table.items():
-        if _descends_from(pid, root, table):
+        if descends_from(pid, root, table):
             rss = _VMRSS.search(status)
             total_kib += int(rss.group(1)) if rss else 0
     return total_kib / 1024

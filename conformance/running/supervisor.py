@@ -255,15 +255,15 @@ class Supervisor:
         if not active:
             return
         wait_s = max(0.0, min(w.deadline for w in active) - time.monotonic())
-        ready = wait([w.conn for w in active], timeout=wait_s)
+        ready = wait([w.served.conn for w in active], timeout=wait_s)
         for slot, worker in enumerate(slots):
             if worker is None or not worker.pending:
                 continue
             index = worker.pending[0]
-            if worker.conn in ready:
+            if worker.served.conn in ready:
                 since = worker.last_event
                 try:
-                    while worker.pending and worker.conn.poll():
+                    while worker.pending and worker.served.conn.poll():
                         answer = worker.receive()
                         self._observe(answer, time.perf_counter() - since)
                         since = worker.last_event

@@ -1,12 +1,13 @@
-"""A check worker: a fresh interpreter that builds the plan, then runs the batches of
-checks it is sent, answering each check the moment it finishes.
+"""A check worker: a served process (``adapters/served.py``) that builds the plan, then runs
+the batches of checks it is sent, answering each check the moment it finishes.
 
 Answering check by check is what lets the supervisor (``supervisor.py``) know which check
 is running when the worker hangs or dies; sending checks in batches (a work unit of
 ``scheduling.py``) keeps the pipe out of the way of checks that take microseconds. The
 worker applies its environment (one compute thread, the cache directory's compiler
 settings) before any framework is imported, leads its own process group (so it and its
-helpers are killed together, and a terminal's Ctrl-C reaches only the supervisor), and
+Keras backend helpers, served processes too, are killed together, and a terminal's Ctrl-C
+reaches only the supervisor), and
 releases one framework's helper processes before it runs checks of the next.
 """
 
@@ -16,8 +17,8 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -83,45 +84,42 @@ class FrameworkGroup:
         self.adapters.clear()
 
 
-def _prepare_process(setup: WorkerSetup) -> None:
-    os.setpgid(0, 0)  # its own group: killed with its helpers; a terminal's Ctrl-C skips it
-    if setup.stderr_path is not None:
-        # the frameworks' C++ start-up lines (absl, oneDNN, XLA) write to descriptor 2
-        # directly, so only redirecting the descriptor silences them
-        log = os.open(setup.stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(log, 2)
-        os.close(log)
-    os.environ.update(setup.environment)
-    sys.path[:] = list(setup.sys_path)
+class CheckServer:
+    """The worker's handler (``adapters/served.py``): set up before any framework is
+    imported, then each message is a batch [(index, check id), ...] whose checks are
+    answered one ``Answer`` at a time, as each finishes."""
 
+    def __init__(self, setup: WorkerSetup) -> None:
+        if setup.stderr_path is not None:
+            # the frameworks' C++ start-up lines (absl, oneDNN, XLA) write to descriptor 2
+            # directly, so only redirecting the descriptor silences them
+            log = os.open(setup.stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            os.dup2(log, 2)
+            os.close(log)
+        os.environ.update(setup.environment)
+        sys.path[:] = list(setup.sys_path)
+        self.plan = build_plan(**setup.plan_options)
+        self.store = ReferenceStore(Path(setup.cache_dir)) if setup.cache_dir else None
+        self.runner = Runner(load_known_bugs(), ReferenceCache(self.store))
+        self.group = FrameworkGroup()
 
-def serve(conn: Connection, setup: WorkerSetup) -> None:
-    """The worker's main loop: each message is a batch [(index, check id), ...] (None or
-    the pipe's end: stop); each check is answered with an ``Answer`` as it finishes."""
-    _prepare_process(setup)
-    plan = build_plan(**setup.plan_options)
-    store = ReferenceStore(Path(setup.cache_dir)) if setup.cache_dir else None
-    runner = Runner(load_known_bugs(), ReferenceCache(store))
-    group = FrameworkGroup()
-    while True:
-        try:
-            batch = conn.recv()
-        except EOFError:  # the supervisor is gone
-            break
-        if batch is None:
-            break
+    def __call__(self, batch: list[tuple[int, str]]) -> Iterator[Answer]:
         for position, (index, check_id) in enumerate(batch):
             start = time.perf_counter()
-            judgement, bug, framework_s = run_one(plan, runner, group, index, check_id)
+            judgement, bug, framework_s = run_one(
+                self.plan, self.runner, self.group, index, check_id
+            )
             totals = None
             if position == len(batch) - 1:
-                peak = max(group.peak_mib, peak_rss_mib())
-                totals = {"seconds": runner.seconds, "peak_rss_mib": peak}
+                peak = max(self.group.peak_mib, peak_rss_mib())
+                totals = {"seconds": self.runner.seconds, "peak_rss_mib": peak}
             check_s = time.perf_counter() - start
-            conn.send(Answer(index, judgement, bug, framework_s, check_s, totals))
-    group.release()
-    if store is not None:
-        store.close()
+            yield Answer(index, judgement, bug, framework_s, check_s, totals)
+
+    def close(self) -> None:
+        self.group.release()
+        if self.store is not None:
+            self.store.close()
 
 
 def run_one(
