@@ -135,7 +135,7 @@ def run_conformance(
         else:
             outcome = Supervisor(
                 plan,
-                _worker_setup(spec, jobs, [p.source for p in plan.load_problems]),
+                _worker_setup(spec, jobs, plan),
                 jobs=jobs,
                 timeout=spec.timeout,
                 indices=chosen,
@@ -167,14 +167,18 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def _worker_setup(spec: RunSpec, jobs: int, skip_plugins: Sequence[str]) -> WorkerSetup:
-    """How workers rebuild this run's plan; plug-ins that failed to load here (a hang at
-    import among them) are not loaded again there."""
+def _worker_setup(spec: RunSpec, jobs: int, plan: Plan) -> WorkerSetup:
+    """How workers rebuild this run's plan: with the cases read here, and without the
+    plug-ins that failed to load here (a hang at import among them)."""
     environment_vars = dict(ONE_THREAD_ENV) if jobs > 1 else {}
     if spec.cache_dir is not None:
         environment_vars.update(framework_environment(spec.cache_dir))
     return WorkerSetup(
-        plan_options={**spec.plan_options(), "skip_plugins": list(skip_plugins)},
+        plan_options={
+            **spec.plan_options(),
+            "skip_plugins": [problem.source for problem in plan.load_problems],
+            "loaded_cases": plan.cases,
+        },
         sys_path=tuple(sys.path),
         environment=environment_vars,
         stderr_path=None if spec.framework_log is None else str(spec.framework_log),

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from adapters.served import ServedProcess
+from conformance.application import RunSpec, planned, run_conformance
 from conformance.cli import main
 from conformance.reports.document import load_report
 
@@ -238,3 +239,15 @@ class _Dies:
     def __call__(self, message: object) -> Iterator[object]:
         os._exit(3)
         yield message
+
+
+def test_workers_run_the_cases_the_supervisor_read(two_cases):
+    """Case files are read once, by the process that plans the run: its workers are sent the
+    cases, so a file gone after planning still runs in every worker."""
+    spec = RunSpec(adapter_globs=["numpy.*"], case_paths=[two_cases], devices=["cpu"], jobs=2)
+    plan, _ = planned(spec)
+    (two_cases / "two.yaml").unlink()
+    run = run_conformance(spec, plan=plan)
+    verdicts = {result.verdict.value for result in run.outcome.results}
+    assert len(run.outcome.results) == len(plan.checks) > 0
+    assert "error" not in verdicts and "pass" in verdicts

@@ -159,11 +159,14 @@ def build_plan(
     case_paths: Sequence[Path] | None = None,
     profile: str = "quick",
     skip_plugins: Sequence[str] = (),
+    loaded_cases: Sequence[Case] | None = None,
 ) -> Plan:
     """Adapters (built-in, plug-in, ``module:object``) x cases, expanded into checks.
 
     The quick profile leaves out extended adapters unless ``adapter_globs`` names them.
-    ``skip_plugins``: plug-in sources not to load (they failed to load before)."""
+    ``skip_plugins``: plug-in sources not to load (they failed to load before).
+    ``loaded_cases``: the cases of ``case_paths`` as another process read them (a worker
+    is sent its supervisor's, so case files are read and validated once a run)."""
     discovery = discover(extra_adapters, skip=skip_plugins)
     adapters, problems = discovery.adapters, discovery.problems
     if profile == "quick" and not adapter_globs:
@@ -171,7 +174,10 @@ def build_plan(
     adapters = select(adapters, adapter_globs)
     dtypes = dtypes or profile_dtypes(profile)
     paths = list(case_paths or [CASES_DIR])
-    cases, case_errors = load_cases(paths)
+    if loaded_cases is None:
+        cases, case_errors = load_cases(paths)
+    else:
+        cases, case_errors = list(loaded_cases), []
     checks = expand(cases, adapters, dtypes, devices)
     return Plan(adapters, cases, checks, case_errors, problems, paths)
 
