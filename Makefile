@@ -26,9 +26,10 @@ run: $(STAMP)
 test: lint unit
 	$(BIN)/python -m pytest conformance
 
-## unit: the suite's own unit tests alone (no conformance matrix).
+## unit: the suite's own unit tests alone (no conformance matrix), one test file per
+## pytest-xdist worker, one worker per CPU (a file's module fixtures are made once).
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -n auto --dist loadfile tests
 
 ## lint: ruff, formatting, mypy on the engine and the adapters, and the CI workflow against
 ## GitHub's workflow schema (vendored in check-jsonschema: nothing is fetched).
