@@ -76,18 +76,27 @@ bench-quick: $(STAMP) $(ASV_MACHINE)
 	$(ASV) run --python=same --set-commit-hash $(COMMIT) --show-stderr $(QUICK)
 	$(PUBLISH)
 
-## bench-smoke: every benchmark function over every adapter at its smallest parameters,
-## float32 on the CPU (the other dtypes and devices run the same code with another
-## parameter, and the conformance matrix runs every adapter's prepare/execute at every
-## dtype); the roofline at 1e7 float32 forward; agreement on the quick conformance profile;
-## nothing saved: what CI runs. `asv run --quick` does not shorten the timing core's own
-## samples, so the smoke narrows the grid instead.
+## bench-smoke: every benchmark function at its smallest parameters, float32 on the CPU,
+## over one adapter of each kind (each adapter class, the compiled modes, a pipeline, a
+## Keras backend helper: the other adapters of a class run the same benchmark code with
+## other arguments, and the conformance matrix runs every adapter's prepare/execute at
+## every dtype); the roofline at 1e7 float32 forward; agreement on the quick conformance
+## profile of those adapters; nothing saved: what CI runs. `asv run --quick` does not
+## shorten the timing core's own samples, so the smoke narrows the grid instead.
+SMOKE_ADAPTERS := numpy.stable,torch.nn.functional.binary_cross_entropy_with_logits,\
+torch.nn.BCELoss,torch.compile(F.binary_cross_entropy_with_logits),\
+torch.sigmoid+F.binary_cross_entropy,tf.nn.sigmoid_cross_entropy_with_logits,\
+tf.function(jit_compile=True)(tf.nn.sigmoid_cross_entropy_with_logits),\
+keras.losses.BinaryCrossentropy,keras.Model(sigmoid).compile(BinaryCrossentropy).evaluate,\
+optax.sigmoid_binary_cross_entropy,jax.jit(optax.sigmoid_binary_cross_entropy),\
+keras.ops.binary_crossentropy@jax
 SMOKE := -b "Forward(Backward)?.track_seconds\(.*, 1000, 'float32', 'cpu'\)" \
 	-b "Compile.track_first_call_seconds\(.*, 1000, 'float32', " \
 	-b "PeakMemory.peakmem_forward.*\(.*, 1000000\)" \
 	-b "Roofline.track_percent\(.*, 'float32', 'forward'\)" -b "Machine" -b "agreement"
 bench-smoke: $(STAMP) $(ASV_MACHINE)
-	BCE_BENCH_PROFILE=quick $(ASV) run --python=same --quick --dry-run --show-stderr $(SMOKE)
+	BCE_BENCH_PROFILE=quick BCE_BENCH_ONLY='$(SMOKE_ADAPTERS)' \
+		$(ASV) run --python=same --quick --dry-run --show-stderr $(SMOKE)
 
 ## bench-versions: the JAX adapters over two jax releases (asv.versions.conf.json builds a
 ## virtualenv per release): speed at 1e3 and 1e6 float32 and agreement on the quick profile,
