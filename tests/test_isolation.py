@@ -80,6 +80,12 @@ def escaping_child(p, y):
 def slow(p, y):
     time.sleep(0.3)
     return _stable(p, y)
+
+
+@bce_adapter(form="probs", reductions=("mean",), name="broken.slower")
+def slower(p, y):  # its quick profile: 74 checks that run, about 25 s on 3 workers
+    time.sleep(1.0)
+    return _stable(p, y)
 """
 
 
@@ -166,10 +172,10 @@ def test_sigterm_and_ctrl_c_leave_a_valid_partial_report(tmp_path, broken, how):
     out = tmp_path / "report.json"
     command = [
         sys.executable, "-m", "conformance.cli", "run", "--output", str(out),
-        "--adapter", f"{broken}:slow", "--adapters", "broken.slow", "--devices", "cpu",
+        "--adapter", f"{broken}:slower", "--adapters", "broken.slower", "--devices", "cpu",
     ]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(6)  # start-up, then a few 0.3 s checks
+    time.sleep(8)  # start-up, then a few 1 s checks
     process.send_signal(how)
     _, err = process.communicate(timeout=60)
     report = load_report(out)
