@@ -174,7 +174,12 @@ def test_sigterm_and_ctrl_c_leave_a_valid_partial_report(tmp_path, broken, how):
         sys.executable, "-m", "conformance.cli", "run", "--output", str(out),
         "--adapter", f"{broken}:slower", "--adapters", "broken.slower", "--devices", "cpu",
     ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # as from a terminal: SIGINT at its default (a pytest-xdist worker ignores it, and
+        # a process started with SIGINT ignored keeps ignoring Ctrl-C, as background jobs do)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     time.sleep(8)  # start-up, then a few 1 s checks
     process.send_signal(how)
     _, err = process.communicate(timeout=60)
