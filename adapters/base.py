@@ -207,6 +207,17 @@ class Adapter:
     """The exact call a user writes, shown in reports."""
     extended: bool = False
     """Run only in the full profile (slow to start: compiled modes, worker-process backends)."""
+    result_dtype: str | None = None
+    """The API's promise about its result's dtype, a rule that can fail a check only when it
+    is declared: "input" (the loss and its gradients have the input's dtype; a float64
+    result for float32 input fails), or None (no promise: the dtype is reported, not
+    judged). The built-in framework adapters declare "input" with ``result_dtype_source``."""
+    result_dtype_source: str = ""
+    """The documentation or source that states ``result_dtype``, cited by the verdict."""
+    formula_declared: bool = True
+    """Whether ``conventions`` describe everything the API computes, so that a value on
+    invalid input can be held to that formula (the built-in adapters). False for a user's
+    function: the suite does not know its formula and judges no value on invalid input."""
 
     @property
     def contract(self) -> Conventions:

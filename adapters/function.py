@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,8 @@ class FunctionAdapter(Adapter):
         framework: str,
         requires: Iterable[str],
         conventions: Conventions,
+        result_dtype: str | None = None,
+        domain: str | None = None,
     ) -> None:
         label = getattr(function, "__qualname__", repr(function))
         parameters = _parameters(function, label)
@@ -69,7 +72,15 @@ class FunctionAdapter(Adapter):
         self.supports_pos_weight = "pos_weight" in parameters
         self.supports_grad = grad is not None
         self.supports_target_grad = target_grad is not None
-        self.conventions = conventions
+        if result_dtype not in (None, "input"):
+            raise FunctionAdapterError(
+                f'bce_adapter({label}): result_dtype={result_dtype!r}; give "input" (the '
+                "result has the input's dtype) or leave it out (no promise)"
+            )
+        self.result_dtype = result_dtype
+        self.result_dtype_source = f"declared: bce_adapter({label}, result_dtype='input')"
+        self.formula_declared = conventions is not NO_CONVENTIONS
+        self.conventions = _with_domain(conventions, domain)
         self.api = f"{getattr(function, '__module__', '?')}.{label}{inspect.signature(function)}"
         _check_choices("form", self.forms, FORMS, label)
         _check_choices("dtypes", self._dtypes, DTYPES, label)
@@ -135,6 +146,17 @@ def _parameters(function: Callable[..., Any], label: str) -> set[str]:
     return {name for name in list(signature.parameters)[2:] if name != "self"}
 
 
+def _with_domain(conventions: Conventions, domain: str | None) -> Conventions:
+    """``conventions`` with the declared domain: "raises" (probabilities and targets outside
+    [0, 1] raise), where the documentation states the valid inputs (a value returned for
+    invalid input is then ``accepts_invalid``), or None (nothing declared)."""
+    if domain is None:
+        return conventions
+    if domain == "raises":
+        return replace(conventions, checks_probability_range=True, checks_target_range=True)
+    return replace(conventions, documented_domain=domain)
+
+
 def _reductions(given: Iterable[str] | None, takes_reduction: bool, label: str) -> list[str]:
     if given is not None:
         chosen = list(given)
@@ -175,11 +197,22 @@ def bce_adapter(
     framework: str = "python",
     requires: Iterable[str] = (),
     conventions: Conventions = NO_CONVENTIONS,
+    result_dtype: str | None = None,
+    domain: str | None = None,
 ) -> FunctionAdapter | Callable[[Callable[..., Any]], FunctionAdapter]:
     """A decorator (``@bce_adapter(...)``) or a call (``bce_adapter(fn, ...)``) making ``fn``
     an adapter. ``requires``: modules the function imports (probed, never imported, so a
     missing one makes the adapter unavailable with the reason); ``conventions``: documented
-    departures from the mathematics, as for any adapter."""
+    departures from the mathematics, as for any adapter (declaring them also declares the
+    formula, so a value on invalid input is held to it).
+
+    A function promises nothing it does not declare, and no rule it did not declare can
+    fail it: ``result_dtype="input"`` promises a result of the input's dtype (a float64
+    loss for float32 input then fails); ``domain="raises"`` promises to raise on
+    probabilities or targets outside [0, 1]; ``domain="<link>"`` says where its
+    documentation states the valid inputs (returning a value for others is then
+    ``accepts_invalid``). Without a domain, a value returned for invalid input is reported
+    as it is: the suite does not know the function's formula."""
 
     def make(fn: Callable[..., Any]) -> FunctionAdapter:
         return FunctionAdapter(
@@ -193,6 +226,8 @@ def bce_adapter(
             framework=framework,
             requires=requires,
             conventions=conventions,
+            result_dtype=result_dtype,
+            domain=domain,
         )
 
     return make if function is None else make(function)

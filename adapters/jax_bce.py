@@ -86,6 +86,11 @@ MEMORY = JaxMemoryBound()
 
 
 class _JaxAdapter(Adapter):
+    result_dtype = "input"
+    result_dtype_source = (
+        "https://docs.jax.dev/en/latest/type_promotion.html (operands of one dtype give "
+        "that dtype; float64 enabled with jax_enable_x64)"
+    )
     framework = "jax"
     distribution = ("jax",)
     supports_grad = True

@@ -83,6 +83,11 @@ def _conventions(backend: str, from_logits: bool) -> Conventions:
 
 
 class KerasOpsBinaryCrossentropy(Adapter):
+    result_dtype = "input"
+    result_dtype_source = (
+        "https://keras.io/api/ops/core/#converttotensor-function (tensors are made with "
+        "dtype= the input's; keras.ops keeps an operation's floating dtype)"
+    )
     distribution = ("keras",)
     extended = True
     supports_weight = False

@@ -22,6 +22,11 @@ from adapters.snippets import sources
 
 
 class _NumpyFormula(Adapter):
+    result_dtype = "input"
+    result_dtype_source = (
+        "https://numpy.org/doc/stable/reference/arrays.promotion.html (the suite's own "
+        "formulas compute in the input's dtype)"
+    )
     framework = "numpy"
     distribution = ("numpy",)
     supports_grad = True

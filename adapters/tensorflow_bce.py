@@ -135,6 +135,13 @@ def _to_numpy(tf: Any, tensor: Any) -> np.ndarray:
 
 
 class _TensorflowAdapter(Adapter):
+    result_dtype = "input"
+    result_dtype_source = (
+        "https://www.tensorflow.org/api_docs/python/tf/nn/sigmoid_cross_entropy_with_logits "
+        "(labels: 'of the same type and shape as logits'; TensorFlow ops do not promote); "
+        "Keras losses are built with dtype= the input's (https://keras.io/api/losses/: "
+        "'dtype: The dtype of the loss's computations')"
+    )
     framework = "tensorflow"
     distribution = ("tensorflow-cpu", "tensorflow")
     supports_grad = True

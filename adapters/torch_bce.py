@@ -63,6 +63,11 @@ def _nothing() -> None:
 
 
 class _TorchAdapter(Adapter):
+    result_dtype = "input"
+    result_dtype_source = (
+        "https://pytorch.org/docs/stable/tensor_attributes.html#type-promotion-doc (operands "
+        "of one floating dtype give a result of that dtype)"
+    )
     framework = "torch"
     distribution = ("torch",)
     supports_grad = True

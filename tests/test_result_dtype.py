@@ -1,6 +1,8 @@
-"""Every check records the dtype the framework returned; another dtype than the input's is
-a fail, even where the value itself is right. Real PyTorch, plus a test-only adapter that
-returns float64 for float32 input."""
+"""Every check records the dtype the framework returned; where the adapter declares that its
+result has the input's dtype (every built-in framework adapter, with the source), another
+dtype is a fail, even where the value itself is right; where it declares nothing, the dtype
+is reported and not judged. Real PyTorch, plus test-only adapters that return float64 for
+float32 input."""
 
 from __future__ import annotations
 
@@ -34,20 +36,32 @@ def case(tmp_path_factory: pytest.TempPathFactory):
     return cases[0]
 
 
-@bce_adapter(form="logits", name="test.upcasting")
-def _upcasting(x, y, weight=None, reduction="mean"):
-    """The stable formula computed in float64 and returned so: more accurate, wrong dtype."""
+def _stable_in_float64(x, y, weight=None, reduction="mean"):
+    """The stable formula computed in float64 and returned so: more accurate, float64."""
     x, y = x.astype(np.float64), y.astype(np.float64)
     return np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
 
 
-def test_a_result_in_another_dtype_fails_even_when_its_value_is_right(case) -> None:
+_upcasting = bce_adapter(
+    _stable_in_float64, form="logits", name="test.upcasting", result_dtype="input"
+)
+_silent = bce_adapter(_stable_in_float64, form="logits", name="test.silent")
+
+
+def test_a_result_in_another_dtype_fails_where_the_input_dtype_is_promised(case) -> None:
     result = Runner().run(Check(_upcasting, case, "float32", "cpu", "none"))
     assert result.verdict is Verdict.FAIL
     assert result.judgement.result_dtype == "float64"
     assert "returned float64 for float32 input" in result.judgement.detail
+    assert "result_dtype='input'" in result.judgement.detail  # cites the declaration
     assert "its value: pass" in result.judgement.detail
     assert Runner().run(Check(_upcasting, case, "float64", "cpu", "none")).verdict is Verdict.PASS
+
+
+def test_a_function_that_promises_no_dtype_is_not_judged_on_it(case) -> None:
+    result = Runner().run(Check(_silent, case, "float32", "cpu", "none"))
+    assert result.verdict is Verdict.PASS, result.judgement.detail
+    assert result.judgement.result_dtype == "float64"  # reported all the same
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float64"])

@@ -176,10 +176,11 @@ def judge(
     judgement = _judge_value(outcome, quantity, fmt, conv, math_ref, convention_ref, inputs)
     returned = outcome.grad_dtype if quantity.grad else outcome.value_dtype
     judgement.result_dtype = returned
-    if returned is None or returned == fmt.name:
-        return judgement
+    if adapter.result_dtype != "input" or returned is None or returned == fmt.name:
+        return judgement  # a rule the adapter did not declare is not applied
     wrong_dtype = (
-        f"returned {returned} for {fmt.name} input; the API's result has its input's dtype"
+        f"returned {returned} for {fmt.name} input; the API's result has its input's dtype "
+        f"({adapter.result_dtype_source or 'declared by the adapter'})"
     )
     if judgement.verdict is Verdict.FAIL:
         judgement.detail = f"{judgement.detail}; {wrong_dtype}"
@@ -257,6 +258,8 @@ def _judge_expected_error(
             f"{expect_error}: returned {_short(got)} where the eager API raises (a compiled "
             "mode is held to its eager API's contract)",
         )
+    if not adapter.formula_declared:  # a user's function: its value is held to nothing
+        return _computed_through(adapter, expect_error, got)
     cmp, _, _, _ = _compare(got, convention_ref(), quantity, fmt)
     if not cmp.ok:
         return Judgement(
@@ -264,18 +267,32 @@ def _judge_expected_error(
             f"{expect_error}: returned {_short(got)}, which is not what its own formula "
             "gives on this input",
         )
+    return _computed_through(adapter, expect_error, got)
+
+
+def _computed_through(adapter: Adapter, expect_error: str, got: np.ndarray) -> Judgement:
+    """An API that returned a value on invalid input it does not promise to refuse:
+    ``accepts_invalid`` where its documentation states the valid inputs, else a
+    convention (no range check, by design or by declaring none)."""
     domain = adapter.conventions.documented_domain
+    computed = "its formula, computed through" if adapter.formula_declared else "computed through"
     if domain:
         return Judgement(
             Verdict.ACCEPTS_INVALID,
-            f"{expect_error}: returned {_short(got)} (its formula, computed through) for input "
-            f"its documentation calls invalid: {domain}",
+            f"{expect_error}: returned {_short(got)} ({computed}) for input its documentation "
+            f"calls invalid: {domain}",
             conventions=["no-range-check", *adapter.conventions.names()],
+        )
+    if adapter.formula_declared:
+        detail = f"no range check, by design; returned what its formula gives ({_short(got)})"
+    else:
+        detail = (
+            f"no range check declared; returned {_short(got)}, which nothing here can judge "
+            "(the suite does not know this function's formula)"
         )
     return Judgement(
         Verdict.CONVENTION,
-        f"{expect_error}: no range check, by design; returned what its formula gives "
-        f"({_short(got)})",
+        f"{expect_error}: {detail}",
         conventions=["no-range-check", *adapter.conventions.names()],
     )
 

@@ -1,0 +1,120 @@
+"""Contracts: a rule can fail a check only when the adapter declares it. Correct BCE
+functions written here, independent of the suite's formulas, wrapped with ``bce_adapter``
+as the README shows and declaring nothing, run through every shipped case file with no
+fail and no error; opting in to a result dtype makes a wrong dtype fail again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.special import log_expit, xlog1py, xlogy
+
+from adapters.function import bce_adapter
+from conformance.application import RunSpec, run_conformance
+
+ROOT = Path(__file__).resolve().parents[1]
+DTYPES = ("float32", "float64")
+
+
+def _as64(*arrays):
+    return [np.asarray(a, dtype=np.float64) for a in arrays]
+
+
+def _softplus_logits(x, y):
+    """y softplus(-x) + (1 - y) softplus(x), each term 0 where its weight is 0."""
+    x, y = _as64(x, y)
+    with np.errstate(all="ignore"):
+        positive = np.where(y == 0, 0.0, -y * log_expit(x))
+        negative = np.where(y == 1, 0.0, -(1 - y) * log_expit(-x))
+    return positive + negative
+
+
+def _xlogy_probs(p, y):
+    """-(y log p + (1 - y) log(1 - p)) with xlogy's 0 log 0 = 0 (xlog1py for the
+    complement: xlogy(1 - y, 1 - p) would lose every loss below 1e-16 to 1 - p = 1)."""
+    p, y = _as64(p, y)
+    with np.errstate(all="ignore"):
+        return -(xlogy(y, p) + xlog1py(1 - y, -p))
+
+
+def _log1p_probs(p, y):
+    """The same with log1p(-p) for the complement."""
+    p, y = _as64(p, y)
+    with np.errstate(all="ignore"):
+        first = np.where(y == 0, 0.0, y * np.log(p))
+        second = np.where(y == 1, 0.0, (1 - y) * np.log1p(-p))
+    return -(first + second)
+
+
+def _mean(elementwise):
+    def loss(x, y, reduction="mean"):
+        values = elementwise(x, y)
+        return {"none": values, "mean": np.mean(values), "sum": np.sum(values)}[reduction]
+
+    return loss
+
+
+PROMISING = bce_adapter(
+    _mean(_log1p_probs), form="probs", dtypes=DTYPES, name="mine.promising",
+    result_dtype="input", domain="raises",
+)  # fmt: skip
+"""The log1p form declaring what it does not do: keep the input's dtype, raise on invalid
+input. Its float64 results for float32 input, and its values on invalid input, fail."""
+
+CORRECT = [
+    bce_adapter(_mean(_softplus_logits), form="logits", dtypes=DTYPES, name="mine.softplus"),
+    bce_adapter(_mean(_xlogy_probs), form="probs", dtypes=DTYPES, name="mine.xlogy"),
+    bce_adapter(_mean(_log1p_probs), form="probs", dtypes=DTYPES, name="mine.log1p"),
+]
+
+
+@pytest.fixture(scope="module")
+def verdicts(tmp_path_factory) -> dict[str, dict[str, int]]:
+    module = tmp_path_factory.mktemp("mine") / "mine_bce.py"
+    module.write_text("from tests.test_contracts import CORRECT, PROMISING\n")
+    spec = RunSpec(
+        adapter_globs=["mine.*"], devices=["cpu"],
+        extra_adapters=[f"{module}:CORRECT", f"{module}:PROMISING"],
+        cache_dir=None,
+    )  # fmt: skip
+    run = run_conformance(spec)
+    counts: dict[str, dict[str, int]] = {}
+    for result in run.outcome.results:
+        by = counts.setdefault(result.check.adapter.name, {})
+        by[result.verdict.value] = by.get(result.verdict.value, 0) + 1
+        if result.verdict.value in ("fail", "error"):
+            by.setdefault("examples", []).append(f"{result.check.id}: {result.judgement.detail}")
+    return counts
+
+
+@pytest.mark.parametrize("name", ["mine.softplus", "mine.xlogy", "mine.log1p"])
+def test_correct_functions_that_declare_nothing_raise_no_alarm(verdicts, name):
+    seen = verdicts[name]
+    assert seen.get("pass", 0) > 100
+    assert "fail" not in seen and "error" not in seen, seen.get("examples", [])[:10]
+
+
+def test_a_declared_promise_is_held_and_cited(verdicts):
+    seen = verdicts["mine.promising"]
+    examples = "\n".join(seen["examples"])
+    assert "returned float64 for float32 input" in examples
+    assert "result_dtype='input'" in examples  # the verdict cites the declaration
+    assert "declares a range check but returned" in examples
+    assert all("float32" in line or "invalid" in line for line in seen["examples"])
+
+
+def test_every_builtin_adapter_declares_its_result_dtype_with_a_source():
+    from adapters.registry import builtin_adapters
+
+    for adapter in builtin_adapters():
+        assert adapter.result_dtype == "input", adapter.name
+        assert adapter.result_dtype_source.startswith("https://"), adapter.name
+
+
+def test_a_function_declares_nothing_by_default():
+    adapter = CORRECT[0]
+    assert adapter.result_dtype is None and not adapter.formula_declared
+    assert not adapter.conventions.documented_domain
+    assert not adapter.conventions.checks_probability_range
