@@ -183,9 +183,12 @@ class Conventions:
 class Adapter:
     """Base class: one public BCE API of one framework.
 
-    Subclasses set the class attributes and implement ``_available``, ``_run`` and, where
-    the framework knows devices, ``_devices``. ``unsupported`` says, with a reason, which
-    calls the API cannot express (an option it lacks), so nothing is emulated silently.
+    Subclasses set the class attributes and implement ``_run`` (or ``prepare``, to keep
+    input conversion out of timed calls) and, where the framework knows devices,
+    ``devices``. ``unsupported`` says, with a reason, which calls the API cannot express (an
+    option it lacks), so nothing is emulated silently. An adapter promises only what it
+    declares (``result_dtype``, ``formula_declared``, the range checks and domain of its
+    ``conventions``): no other rule can fail its checks.
     """
 
     name: str = ""
@@ -214,10 +217,11 @@ class Adapter:
     judged). The built-in framework adapters declare "input" with ``result_dtype_source``."""
     result_dtype_source: str = ""
     """The documentation or source that states ``result_dtype``, cited by the verdict."""
-    formula_declared: bool = True
+    formula_declared: bool = False
     """Whether ``conventions`` describe everything the API computes, so that a value on
-    invalid input can be held to that formula (the built-in adapters). False for a user's
-    function: the suite does not know its formula and judges no value on invalid input."""
+    invalid input can be held to that formula. The built-in adapters declare it; an adapter
+    that does not (a user's class or function, by default) gets no value on invalid input
+    judged: the suite does not know its formula."""
 
     @property
     def contract(self) -> Conventions:

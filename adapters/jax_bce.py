@@ -87,6 +87,7 @@ MEMORY = JaxMemoryBound()
 
 class _JaxAdapter(Adapter):
     result_dtype = "input"
+    formula_declared = True  # its conventions, with their sources, are its formula
     result_dtype_source = (
         "https://docs.jax.dev/en/latest/type_promotion.html (operands of one dtype give "
         "that dtype; float64 enabled with jax_enable_x64)"

@@ -84,6 +84,7 @@ def _conventions(backend: str, from_logits: bool) -> Conventions:
 
 class KerasOpsBinaryCrossentropy(Adapter):
     result_dtype = "input"
+    formula_declared = True  # its conventions, with their sources, are its formula
     result_dtype_source = (
         "https://keras.io/api/ops/core/#converttotensor-function (tensors are made with "
         "dtype= the input's; keras.ops keeps an operation's floating dtype)"

@@ -23,6 +23,7 @@ from adapters.snippets import sources
 
 class _NumpyFormula(Adapter):
     result_dtype = "input"
+    formula_declared = True  # its conventions, with their sources, are its formula
     result_dtype_source = (
         "https://numpy.org/doc/stable/reference/arrays.promotion.html (the suite's own "
         "formulas compute in the input's dtype)"

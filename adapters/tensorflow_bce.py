@@ -136,6 +136,7 @@ def _to_numpy(tf: Any, tensor: Any) -> np.ndarray:
 
 class _TensorflowAdapter(Adapter):
     result_dtype = "input"
+    formula_declared = True  # its conventions, with their sources, are its formula
     result_dtype_source = (
         "https://www.tensorflow.org/api_docs/python/tf/nn/sigmoid_cross_entropy_with_logits "
         "(labels: 'of the same type and shape as logits'; TensorFlow ops do not promote); "

@@ -64,6 +64,7 @@ def _nothing() -> None:
 
 class _TorchAdapter(Adapter):
     result_dtype = "input"
+    formula_declared = True  # its conventions, with their sources, are its formula
     result_dtype_source = (
         "https://pytorch.org/docs/stable/tensor_attributes.html#type-promotion-doc (operands "
         "of one floating dtype give a result of that dtype)"

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from scipy.special import log_expit, xlog1py, xlogy
 
+from adapters.base import Adapter, Call
 from adapters.function import bce_adapter
 from conformance.application import RunSpec, run_conformance
 
@@ -63,11 +64,31 @@ PROMISING = bce_adapter(
 """The log1p form declaring what it does not do: keep the input's dtype, raise on invalid
 input. Its float64 results for float32 input, and its values on invalid input, fail."""
 
+
+class MineAsClass(Adapter):
+    """The same function as a class, as a user subclasses ``Adapter``: it declares nothing
+    either (no result dtype, no formula, no domain)."""
+
+    framework = "numpy"
+    supports_weight = False  # it takes no weight (the default says it does)
+
+    def __init__(self, name: str, elementwise, form: str) -> None:
+        self.name, self.elementwise, self.forms = name, elementwise, frozenset({form})
+
+    def dtypes(self) -> list[str]:
+        return list(DTYPES)
+
+    def _run(self, call: Call):
+        return _mean(self.elementwise)(call.input, call.target, call.reduction)
+
+
+ELEMENTWISE = {"softplus": (_softplus_logits, "logits"), "xlogy": (_xlogy_probs, "probs"),
+               "log1p": (_log1p_probs, "probs")}  # fmt: skip
 CORRECT = [
-    bce_adapter(_mean(_softplus_logits), form="logits", dtypes=DTYPES, name="mine.softplus"),
-    bce_adapter(_mean(_xlogy_probs), form="probs", dtypes=DTYPES, name="mine.xlogy"),
-    bce_adapter(_mean(_log1p_probs), form="probs", dtypes=DTYPES, name="mine.log1p"),
-]
+    *(bce_adapter(_mean(f), form=form, dtypes=DTYPES, name=f"mine.{name}")
+      for name, (f, form) in ELEMENTWISE.items()),
+    *(MineAsClass(f"mine.class.{name}", f, form) for name, (f, form) in ELEMENTWISE.items()),
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +110,7 @@ def verdicts(tmp_path_factory) -> dict[str, dict[str, int]]:
     return counts
 
 
-@pytest.mark.parametrize("name", ["mine.softplus", "mine.xlogy", "mine.log1p"])
+@pytest.mark.parametrize("name", [a.name for a in CORRECT])
 def test_correct_functions_that_declare_nothing_raise_no_alarm(verdicts, name):
     seen = verdicts[name]
     assert seen.get("pass", 0) > 100
