@@ -1,7 +1,9 @@
 """Contracts: a rule can fail a check only when the adapter declares it. Correct BCE
-functions written here, independent of the suite's formulas, wrapped with ``bce_adapter``
-as the README shows and declaring nothing, run through every shipped case file with no
-fail and no error; opting in to a result dtype makes a wrong dtype fail again."""
+functions written here, independent of the suite's formulas (softplus on logits, xlogy and
+log1p on probabilities, in float64), declaring nothing, run through every shipped case file
+with no fail and no error, each as a ``bce_adapter`` function, as an ``Adapter`` class and
+from an installed plug-in package; opting in to a result dtype or a range check makes a
+broken promise fail again, citing the declaration."""
 
 from __future__ import annotations
 
@@ -139,3 +141,59 @@ def test_a_function_declares_nothing_by_default():
     assert adapter.result_dtype is None and not adapter.formula_declared
     assert not adapter.conventions.documented_domain
     assert not adapter.conventions.checks_probability_range
+
+
+PLUGIN_PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "mine-bce-plugin"
+version = "0.1.0"
+
+[project.entry-points."bce_conformance.adapters"]
+mine = "mine_bce_plugin:ADAPTERS"
+"""
+PLUGIN_MODULE = """\
+from adapters.function import bce_adapter
+from tests.test_contracts import DTYPES, ELEMENTWISE, _mean
+
+ADAPTERS = [
+    bce_adapter(_mean(f), form=form, dtypes=DTYPES, name=f"mine.plugin.{name}")
+    for name, (f, form) in ELEMENTWISE.items()
+]
+"""
+
+
+def test_correct_functions_in_an_installed_plugin_package_raise_no_alarm(tmp_path):
+    """The third route: a package whose entry point lists the same correct functions,
+    installed (pip, into a folder on PYTHONPATH) and found with no option at all."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    package = tmp_path / "package"
+    (package / "mine_bce_plugin").mkdir(parents=True)
+    (package / "pyproject.toml").write_text(PLUGIN_PYPROJECT)
+    (package / "mine_bce_plugin" / "__init__.py").write_text(PLUGIN_MODULE)
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(site), str(package)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    out = tmp_path / "report.json"
+    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{ROOT}"}
+    run = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "run", "--output", str(out), "--devices",
+         "cpu", "--adapters", "mine.plugin.*", "--no-cache"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    checks = json.loads(out.read_text())["checks"]
+    assert {c["adapter"] for c in checks} == {f"mine.plugin.{n}" for n in ELEMENTWISE}
+    alarms = [f"{c['id']}: {c['detail']}" for c in checks if c["verdict"] in ("fail", "error")]
+    assert not alarms, alarms[:10]
+    assert sum(c["verdict"] == "pass" for c in checks) > 300
