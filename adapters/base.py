@@ -217,6 +217,13 @@ class Adapter:
     judged). The built-in framework adapters declare "input" with ``result_dtype_source``."""
     result_dtype_source: str = ""
     """The documentation or source that states ``result_dtype``, cited by the verdict."""
+    shape_rule: str | None = None
+    """What the API does with a target whose shape differs from the input's, a rule that can
+    fail a check only when declared: "equal" (it raises unless the shapes are equal),
+    "broadcast" (NumPy broadcasting: it computes through shapes that broadcast, raises on
+    others), or None (no promise: what it returns is reported, not judged)."""
+    shape_rule_source: str = ""
+    """The documentation or source that states ``shape_rule``, cited by the verdict."""
     formula_declared: bool = False
     """Whether ``conventions`` describe everything the API computes, so that a value on
     invalid input can be held to that formula. The built-in adapters declare it; an adapter

@@ -100,9 +100,15 @@ def stable_logits_target_grad(xp: Any, x: Any, y: Any, pos_weight: Any | None = 
     return (negative if pos_weight is None else pos_weight * negative) - xp.logaddexp(zero, x)
 
 
-def reduce_grad(grad: Any, reduction: str, size: int) -> Any:
-    """d(reduced loss)/d(input) from the element derivatives: 1/n of them for mean."""
-    return grad / size if reduction == "mean" else grad
+def reduce_grad(grad: Any, reduction: str, size: int, shape: tuple[int, ...]) -> Any:
+    """d(reduced loss)/d(variable) from the element derivatives: 1/n of them for mean,
+    summed over the axes along which the variable (of ``shape``) was broadcast."""
+    grad = grad / size if reduction == "mean" else grad
+    if grad.shape == tuple(shape):
+        return grad
+    grad = grad.sum(axis=tuple(range(grad.ndim - len(shape))))  # leading axes it lacks
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    return grad.sum(axis=stretched, keepdims=True)
 
 
 def weighted(loss: Any, weight: Any | None) -> Any:

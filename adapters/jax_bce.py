@@ -88,6 +88,13 @@ MEMORY = JaxMemoryBound()
 class _JaxAdapter(Adapter):
     result_dtype = "input"
     formula_declared = True  # its conventions, with their sources, are its formula
+    shape_rule = "broadcast"
+    shape_rule_source = (
+        "https://github.com/google-deepmind/optax/blob/main/optax/losses/_classification.py "
+        "sigmoid_binary_cross_entropy ('Be particularly careful if you're relying on "
+        "implicit broadcasting to reshape `logits` or `labels`'); jax.numpy broadcasts as "
+        "NumPy does"
+    )
     result_dtype_source = (
         "https://docs.jax.dev/en/latest/type_promotion.html (operands of one dtype give "
         "that dtype; float64 enabled with jax_enable_x64)"

@@ -85,6 +85,12 @@ def _conventions(backend: str, from_logits: bool) -> Conventions:
 class KerasOpsBinaryCrossentropy(Adapter):
     result_dtype = "input"
     formula_declared = True  # its conventions, with their sources, are its formula
+    shape_rule = "equal"
+    shape_rule_source = (
+        "https://github.com/keras-team/keras/blob/master/keras/src/backend/numpy/nn.py "
+        "binary_crossentropy (and the jax, torch and tensorflow backends'): 'Arguments "
+        "`target` and `output` must have the same shape'"
+    )
     result_dtype_source = (
         "https://keras.io/api/ops/core/#converttotensor-function (tensors are made with "
         "dtype= the input's; keras.ops keeps an operation's floating dtype)"

@@ -24,6 +24,11 @@ from adapters.snippets import sources
 class _NumpyFormula(Adapter):
     result_dtype = "input"
     formula_declared = True  # its conventions, with their sources, are its formula
+    shape_rule = "broadcast"
+    shape_rule_source = (
+        "https://numpy.org/doc/stable/user/basics.broadcasting.html (the suite's own "
+        "formulas are NumPy expressions, broadcasting by design)"
+    )
     result_dtype_source = (
         "https://numpy.org/doc/stable/reference/arrays.promotion.html (the suite's own "
         "formulas compute in the input's dtype)"
@@ -46,7 +51,8 @@ class _NumpyFormula(Adapter):
             if not call.grad:
                 return value, None
             grad = self._weighted(call, grad=True)
-            return value, formulas.reduce_grad(grad, call.reduction, call.input.size)
+            of = call.target if call.wrt == "target" else call.input
+            return value, formulas.reduce_grad(grad, call.reduction, call.input.size, of.shape)
 
     def _weighted(self, call: Call, *, grad: bool) -> np.ndarray:
         """The weighted element losses, or with ``grad`` their derivatives (with respect to
@@ -76,7 +82,10 @@ class _NumpyFormula(Adapter):
         r = repr(call.reduction)
         lines.append(f"    loss = np.asarray(reduce({value}, {r}, np.mean, np.sum), np.float64)")
         if grad is not None:
-            lines.append(f"    grad = np.asarray(reduce_grad({grad}, {r}, x.size), np.float64)")
+            of = "y" if call.wrt == "target" else "x"
+            lines.append(
+                f"    grad = np.asarray(reduce_grad({grad}, {r}, x.size, {of}.shape), np.float64)"
+            )
         return "\n".join(lines)
 
     def _weighted_source(self, call: Call, *, grad: bool) -> tuple[str, list]:

@@ -53,6 +53,12 @@ _TF_NN_IMPL = (
 )
 
 _TF_DOC = "https://www.tensorflow.org/api_docs/python/tf/nn/{}"
+_TF_SHAPES = (
+    "https://github.com/tensorflow/tensorflow/blob/master/tensorflow/python/ops/nn_impl.py "
+    "sigmoid_cross_entropy_with_logits, weighted_cross_entropy_with_logits: "
+    "labels.get_shape().assert_is_compatible_with(logits.get_shape()), else ValueError "
+    "'`logits` and `labels` must have the same shape'"
+)
 KERAS_DOMAIN = (
     "https://keras.io/api/losses/probabilistic_losses/#binarycrossentropy-class (y_true: "
     "'This is either 0 or 1'; y_pred: 'a probability (i.e, value in [0., 1.]' without "
@@ -143,6 +149,9 @@ class _TensorflowAdapter(Adapter):
         "Keras losses are built with dtype= the input's (https://keras.io/api/losses/: "
         "'dtype: The dtype of the loss's computations')"
     )
+    # No shape_rule here: Keras losses first align a trailing size-1 axis
+    # (squeeze_or_expand_to_same_rank), then check equal shapes; that rule is not declared
+    # yet, so no shape rule fails them. tf.nn's adapters declare theirs below.
     framework = "tensorflow"
     distribution = ("tensorflow-cpu", "tensorflow")
     supports_grad = True
@@ -280,6 +289,8 @@ class TfSigmoidCrossEntropyWithLogits(_TensorflowAdapter):
     forms = frozenset({"logits"})
     supports_weight = False
     conventions = TF_LOGITS_CONVENTIONS
+    shape_rule = "equal"
+    shape_rule_source = _TF_SHAPES
 
     def _loss(self, tf: Any, call: Call) -> Callable[[Any, Any], Any]:
         def loss(x: Any, y: Any) -> Any:
@@ -300,6 +311,8 @@ class TfWeightedCrossEntropyWithLogits(_TensorflowAdapter):
     supports_weight = False
     supports_pos_weight = True
     conventions = TF_LOGITS_CONVENTIONS
+    shape_rule = "equal"
+    shape_rule_source = _TF_SHAPES
 
     def unsupported(self, call: Call) -> str | None:
         if call.pos_weight is None and call.form == "logits":

@@ -65,6 +65,12 @@ def _nothing() -> None:
 class _TorchAdapter(Adapter):
     result_dtype = "input"
     formula_declared = True  # its conventions, with their sources, are its formula
+    shape_rule = "equal"
+    shape_rule_source = (
+        "https://github.com/pytorch/pytorch/blob/main/torch/nn/functional.py "
+        "binary_cross_entropy and binary_cross_entropy_with_logits: ValueError when "
+        "target.size() != input.size()"
+    )
     result_dtype_source = (
         "https://pytorch.org/docs/stable/tensor_attributes.html#type-promotion-doc (operands "
         "of one floating dtype give a result of that dtype)"

@@ -197,3 +197,43 @@ def test_correct_functions_in_an_installed_plugin_package_raise_no_alarm(tmp_pat
     alarms = [f"{c['id']}: {c['detail']}" for c in checks if c["verdict"] in ("fail", "error")]
     assert not alarms, alarms[:10]
     assert sum(c["verdict"] == "pass" for c in checks) > 300
+
+
+BROADCAST_CASES = """\
+description: a user's case file whose targets broadcast against the inputs
+cases:
+  - id: column-target
+    description: a (2, 1) target with a (2, 3) input.
+    form: probs
+    input: [[0.2, 0.5, 0.7], [0.1, 0.4, 0.9]]
+    target: [[1.0], [0.0]]
+    expect: {error: shape-mismatch}
+  - id: row-target-logits
+    description: a (3,) target with a (2, 3) input, from logits.
+    form: logits
+    input: [[0.5, -1.0, 2.0], [1.0, 0.0, -2.0]]
+    target: [1.0, 0.0, 1.0]
+    expect: {error: shape-mismatch}
+"""
+
+
+def test_broadcastable_shapes_follow_each_apis_declared_shape_rule(tmp_path):
+    """NumPy's formulas and optax broadcast, as their sources say: a convention citing it,
+    never an error; PyTorch and tf.nn declare equal shapes and raise: a pass."""
+    (tmp_path / "broadcast.yaml").write_text(BROADCAST_CASES)
+    spec = RunSpec(
+        adapter_globs=["numpy.*", "optax.*", "torch.nn.functional.*", "tf.nn.sigmoid*"],
+        case_paths=[tmp_path], devices=["cpu"], cache_dir=None,
+    )  # fmt: skip
+    results = run_conformance(spec).outcome.results
+    ran = [r for r in results if r.verdict.value != "skip"]
+    assert ran and not [r for r in ran if r.verdict.value in ("fail", "error")]
+    for result in ran:
+        adapter = result.check.adapter
+        if adapter.shape_rule == "broadcast":
+            assert result.verdict.value == "convention", result.judgement.detail
+            assert adapter.shape_rule_source in result.judgement.detail
+        else:
+            assert adapter.shape_rule == "equal" and result.verdict.value == "pass"
+    frameworks = {r.check.adapter.framework for r in ran}
+    assert {"numpy", "jax", "torch", "tensorflow"} <= frameworks

@@ -170,7 +170,9 @@ def judge(
     if outcome.malformed is not None:
         return Judgement(Verdict.ERROR, f"returned {outcome.malformed}")
     if expect_error is not None:
-        return _judge_expected_error(adapter, outcome, expect_error, quantity, fmt, convention_ref)
+        return _judge_expected_error(
+            adapter, outcome, expect_error, quantity, fmt, convention_ref, inputs
+        )
     if outcome.error is not None:
         return Judgement(Verdict.ERROR, f"raised {outcome.error}")
     judgement = _judge_value(outcome, quantity, fmt, conv, math_ref, convention_ref, inputs)
@@ -243,10 +245,13 @@ def _judge_expected_error(
     quantity: Quantity,
     fmt: FloatFormat,
     convention_ref: Callable[[], Reference],
+    inputs: Inputs | None,
 ) -> Judgement:
     if outcome.error is not None:
         return Judgement(Verdict.PASS, f"raised as expected: {outcome.error}")
     got = np.asarray(outcome.grad if quantity.grad else outcome.value)
+    if expect_error == "shape-mismatch":
+        return _judge_shapes(adapter, got, inputs)
     if _raises_on(adapter.conventions, expect_error):
         return Judgement(
             Verdict.ERROR,
@@ -297,12 +302,48 @@ def _computed_through(adapter: Adapter, expect_error: str, got: np.ndarray) -> J
     )
 
 
+def _judge_shapes(adapter: Adapter, got: np.ndarray, inputs: Inputs | None) -> Judgement:
+    """A value returned for a target whose shape differs from the input's, judged by the
+    shape rule the adapter declares (``Adapter.shape_rule``), citing its source."""
+    shapes = "" if inputs is None else f" for target {inputs.y.shape} and input {inputs.x.shape}"
+    rule, source = adapter.shape_rule, adapter.shape_rule_source
+    if rule is None:
+        return Judgement(
+            Verdict.CONVENTION,
+            f"shape-mismatch: returned {_short(got)}{shapes}; it declares no shape rule, so "
+            "nothing here judges that",
+            conventions=["no-shape-rule"],
+        )
+    broadcasts = inputs is not None and _broadcastable(inputs.y.shape, inputs.x.shape)
+    if rule == "broadcast" and broadcasts:
+        return Judgement(
+            Verdict.CONVENTION,
+            f"shape-mismatch: broadcast{shapes} and returned {_short(got)}, as documented: "
+            f"{source}",
+            conventions=["broadcasts"],
+        )
+    promise = "equal shapes" if rule == "equal" else "shapes that broadcast"
+    return Judgement(
+        Verdict.FAIL,
+        f"shape-mismatch: returned {_short(got)}{shapes} where it raises unless given "
+        f"{promise}: {source}",
+    )
+
+
+def _broadcastable(*shapes: tuple[int, ...]) -> bool:
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        return False
+    return True
+
+
 def _raises_on(conventions: Conventions, expect_error: str) -> bool:
-    """Whether an API with these conventions raises on this kind of invalid input."""
+    """Whether an API with these conventions raises on this kind of invalid input (the
+    shape rule is the adapter's own, ``_judge_shapes``)."""
     return {
         "invalid-probability": conventions.checks_probability_range,
         "invalid-target": conventions.checks_target_range,
-        "shape-mismatch": True,  # no API computes through shapes that do not broadcast
     }[expect_error]
 
 
