@@ -22,9 +22,9 @@ from conformance.speed.timing import calibrate, measure, sample
 
 def test_a_sample_lasts_at_least_the_minimum():
     data = np.random.default_rng(0).random(10_000)
-    number = calibrate(lambda: np.log1p(data), min_sample_s=0.01)
     timing = measure(lambda: np.log1p(data), min_sample_s=0.01, repeats=5)
-    assert timing.number == number or timing.number in (number // 2, number * 2)
+    # measure calibrates itself, so under a neighbour's load its count can differ from any
+    # earlier calibration's: only the sample's own length is asserted.
     assert timing.number * timing.median >= 0.005  # about min_sample_s, allowing noise
     assert timing.minimum <= timing.q1 <= timing.median <= timing.q3 <= timing.maximum
 
