@@ -1,22 +1,28 @@
 """The registry of known deviations (``conformance/known_bugs.yaml``): data, not ``if``s.
 
-An entry names checks by glob (adapter, case, dtype, device, reduction, quantity: value or
-grad), optionally a version range of the adapter's framework, and states the kind of
-finding it describes (``verdict``: fail, the default, or error) with a one-line reason and
-a link (the upstream issue, or the source or documentation that shows the behaviour).
+An entry names checks by glob (adapter, case, dtype, device, reduction, quantity: value,
+grad or target_grad), optionally a version range of the adapter's framework, and states
+the kind of finding it describes (``verdict``: fail, the default, or error) with a one-line
+reason and a link (the upstream issue, or the source or documentation that shows the
+behaviour).
 
-An entry may also state the condition that triggers the bug, per element (``when``:
-closed ranges of input, target, weight and pos_weight). Such an entry recognises the bug
-in any case, a user's own or a random bulk one: a check whose failing elements all meet
-the condition of a matching entry is that known bug. Where the compared value is not
+A bug that depends on values states its condition (``when``): per element, closed ranges
+of input, target, weight and pos_weight (``.nan`` for NaN), or a list of such mappings,
+any of which may hold. Such an entry recognises the bug in any case, a user's own or a
+random bulk one, whatever its id and shape: a check whose failing elements each meet the
+condition of a matching entry is that known bug. Where the compared value is not
 elementwise (a sum, a mean, a raised error), one element of the case meeting the
-condition is enough. An entry with ``computed_in: float32`` describes a result computed
-in float32 (a silent demotion): the value must still meet the reference within
-float32's tolerance, or it is another finding.
+condition is enough. ``shown_by`` names the suite's own cases that show it.
+
+An entry without a condition names cases, and says why it cannot have one
+(``no_condition``: a bug of shapes or sizes, or of a property between calls), unless it
+names every case. An entry with ``computed_in: float32`` describes a result computed in
+float32 (a silent demotion): the value must still meet the reference within float32's
+tolerance, or it is another finding.
 
 A fail or error an entry explains is reported as a known bug with its link; a finding of
-another kind (a registered accuracy fail that starts raising) is not. An entry that names
-checks by case with no ``when`` and no ``computed_in`` is an expectation as well: under
+another kind (a registered accuracy fail that starts raising) is not. The cases an entry
+names (``case``, or ``shown_by`` with a condition) are an expectation as well: under
 pytest, such a check passing means the framework fixed it, and the test fails until the
 entry is removed (``strict: false`` turns that off, for deviations that only some of the
 named checks show).
@@ -44,6 +50,8 @@ _FIELDS = _PATTERN_FIELDS | {
     "strict",
     "verdict",
     "when",
+    "shown_by",
+    "no_condition",
     "computed_in",
 }
 ELEMENT_FIELDS = ("input", "target", "weight", "pos_weight")
@@ -69,6 +77,21 @@ class Range:
 
 
 @dataclass(frozen=True)
+class IsNan:
+    """One array's element is NaN (``.nan`` in a condition; no NaN is stored, so entries
+    compare equal across processes)."""
+
+    field: str
+
+    def holds(self, values: np.ndarray) -> np.ndarray:
+        return np.isnan(values)
+
+
+Condition = tuple[Range | IsNan, ...]
+"""Limits that must all hold for an element."""
+
+
+@dataclass(frozen=True)
 class KnownBug:
     """One registry entry. Pattern fields hold one or more globs; any may match."""
 
@@ -85,8 +108,13 @@ class KnownBug:
     strict: bool = True
     verdict: str = "fail"
     """The kind of finding the bug is: a wrong value (fail) or a raise (error)."""
-    when: tuple[Range, ...] = ()
-    """Per-element condition; empty: every element of the named cases."""
+    when: tuple[Condition, ...] = ()
+    """Per-element conditions, any of which may hold; empty: no condition (the entry
+    names its cases)."""
+    shown_by: tuple[str, ...] = ()
+    """Globs of the suite's own cases that show a conditioned bug (its expectation)."""
+    no_condition: str = ""
+    """Why an entry that names cases has no condition."""
     computed_in: str = ""
     """A dtype: the bug is a result computed in that lower precision, so the value must
     still meet the reference within tolerance at that dtype (empty: any wrong value)."""
@@ -102,44 +130,72 @@ class KnownBug:
         version: str,
     ) -> bool:
         """Whether the entry's globs and version range name this check."""
+        return self.names(self.case, dict(adapter=adapter, case=case, dtype=dtype, device=device,
+                                          reduction=reduction, quantity=quantity,
+                                          version=version))  # fmt: skip
+
+    def names(self, cases: tuple[str, ...], check: Mapping[str, str]) -> bool:
+        """Whether the entry's globs, with ``cases`` for its case globs, and its version
+        range name the check (``check``: the arguments of ``matches``)."""
         pairs = (
-            (self.adapter, adapter),
-            (self.case, case),
-            (self.dtype, dtype),
-            (self.device, device),
-            (self.reduction, reduction),
-            (self.quantity, quantity),
+            (self.adapter, check["adapter"]),
+            (cases, check["case"]),
+            (self.dtype, check["dtype"]),
+            (self.device, check["device"]),
+            (self.reduction, check["reduction"]),
+            (self.quantity, check["quantity"]),
         )
         if not all(any(fnmatchcase(value, p) for p in patterns) for patterns, value in pairs):
             return False
-        if self.versions and version:
+        if self.versions and check["version"]:
             try:
-                return Version(version) in SpecifierSet(self.versions)
+                return Version(check["version"]) in SpecifierSet(self.versions)
             except InvalidVersion:
                 return True
         return True
 
     @property
-    def expected_to_fail(self) -> bool:
-        """Whether every check the entry names must show the bug (see the module doc): a
-        condition or a ``computed_in`` says which checks show it, so such entries do not."""
-        return self.strict and not self.when and not self.computed_in
+    def named_cases(self) -> tuple[str, ...]:
+        """The globs of the suite's cases that show the bug: ``case``, or a conditioned
+        entry's ``shown_by``."""
+        return self.shown_by if self.when else self.case
+
+    @property
+    def expectation(self) -> tuple[str, ...]:
+        """The case globs whose checks must show the bug (see the module doc): the named
+        cases, but none where ``strict`` is off or the bug is a lower precision
+        (``computed_in`` says itself which checks show it)."""
+        return () if not self.strict or self.computed_in else self.named_cases
+
+    def expects(self, **fields: str) -> bool:
+        """Whether this check (the arguments of ``matches``) must show the bug."""
+        expectation = self.expectation
+        return bool(expectation) and self.names(expectation, fields)
 
     def meets(self, elements: Mapping[str, np.ndarray | None]) -> np.ndarray | None:
-        """Per element, whether the condition holds (None: no condition). A condition on
+        """Per element, whether some condition holds (None: no condition). A condition on
         an array the call does not have (a weight) holds nowhere."""
         if not self.when:
             return None
         inputs = elements["input"]
         assert inputs is not None, "a call always has an input"
         shape = inputs.shape
-        held = np.ones(int(np.prod(shape)), dtype=bool)
+        held = np.zeros(int(np.prod(shape)), dtype=bool)
         for condition in self.when:
-            values = elements.get(condition.field)
-            if values is None:
-                return np.zeros_like(held)
-            held &= condition.holds(np.broadcast_to(values, shape).reshape(-1))
+            held |= _holds(condition, elements, shape)
         return held
+
+
+def _holds(
+    condition: Condition, elements: Mapping[str, np.ndarray | None], shape: tuple[int, ...]
+) -> np.ndarray:
+    held = np.ones(int(np.prod(shape)), dtype=bool)
+    for limit in condition:
+        values = elements.get(limit.field)
+        if values is None:
+            return np.zeros_like(held)
+        held &= limit.holds(np.broadcast_to(values, shape).reshape(-1))
+    return held
 
 
 def explain(
@@ -213,6 +269,7 @@ def _entry(path: Path, index: int, entry: object) -> KnownBug:
         missing.add("case or when")
     if unknown or missing:
         raise KnownBugsError(f"{where}: unknown {sorted(unknown)} / missing {sorted(missing)}")
+    _check_condition_fields(where, entry)
     if entry.get("versions"):
         try:
             SpecifierSet(entry["versions"])
@@ -236,16 +293,51 @@ def _entry(path: Path, index: int, entry: object) -> KnownBug:
         versions=str(entry.get("versions", "")),
         strict=bool(entry.get("strict", True)),
         verdict=verdict,
-        when=_condition(where, entry.get("when", {})),
+        when=_conditions(where, entry.get("when")),
+        shown_by=_patterns(entry["shown_by"]) if "shown_by" in entry else (),
+        no_condition=str(entry.get("no_condition", "")),
         computed_in=computed_in,
     )
 
 
-def _condition(where: str, when: object) -> tuple[Range, ...]:
-    """``{input: [-inf, -2], target: 0}`` -> ranges; a number is a one-point range."""
-    if not isinstance(when, dict):
+def _check_condition_fields(where: str, entry: dict) -> None:
+    """A conditioned entry recognises any case, so it names the cases that show it with
+    ``shown_by``, not ``case``; one that names cases without a condition says why."""
+    if "when" in entry:
+        if "case" in entry:
+            raise KnownBugsError(
+                f"{where}: case: an entry with a condition (when) recognises the bug in any "
+                "case; name the suite's cases that show it with shown_by"
+            )
+        if "no_condition" in entry:
+            raise KnownBugsError(f"{where}: no_condition: the entry has a condition (when)")
+        return
+    if "shown_by" in entry:
+        raise KnownBugsError(f"{where}: shown_by: only an entry with a condition (when) has it")
+    names_cases = _patterns(entry["case"]) != ("*",)
+    if names_cases and not entry.get("computed_in") and not entry.get("no_condition"):
+        raise KnownBugsError(
+            f"{where}: when: an entry that names cases states the condition that triggers "
+            "the bug (when), or says why it has none (no_condition)"
+        )
+
+
+def _conditions(where: str, when: object) -> tuple[Condition, ...]:
+    """A mapping, or a list of mappings any of which may hold, as conditions."""
+    if when is None:
+        return ()
+    alternatives = when if isinstance(when, list) else [when]
+    if not alternatives:
+        raise KnownBugsError(f"{where}: when: an empty list holds nowhere")
+    return tuple(_condition(where, alternative) for alternative in alternatives)
+
+
+def _condition(where: str, when: object) -> Condition:
+    """``{input: [-inf, -2], target: 0}`` -> ranges; a number is a one-point range, and
+    ``.nan`` holds where the element is NaN."""
+    if not isinstance(when, dict) or not when:
         raise KnownBugsError(f"{where}: when: expected a mapping of {ELEMENT_FIELDS}")
-    ranges = []
+    ranges: list[Range | IsNan] = []
     for name, bounds in when.items():
         if name not in ELEMENT_FIELDS:
             raise KnownBugsError(f"{where}: when: {name!r} is not one of {ELEMENT_FIELDS}")
@@ -254,8 +346,11 @@ def _condition(where: str, when: object) -> tuple[Range, ...]:
             low, high = (float(b) for b in pair)
         except (TypeError, ValueError):
             raise KnownBugsError(
-                f"{where}: when.{name}: expected a number or [low, high], got {bounds!r}"
+                f"{where}: when.{name}: expected a number, .nan or [low, high], got {bounds!r}"
             ) from None
+        if isinstance(bounds, float) and math.isnan(bounds):
+            ranges.append(IsNan(name))
+            continue
         if math.isnan(low) or math.isnan(high) or low > high:
             raise KnownBugsError(f"{where}: when.{name}: [{low}, {high}] is not a range")
         ranges.append(Range(name, low, high))

@@ -118,7 +118,7 @@ def _raises(x, y, weight=None, reduction="mean"):
 
 def _accuracy_bug(verdict: str) -> KnownBug:
     return KnownBug(adapter=("test.raises",), reason="r", link="https://example.org/1",
-                    verdict=verdict, when=(Range("input", -np.inf, 0.0),))  # fmt: skip
+                    verdict=verdict, when=((Range("input", -np.inf, 0.0),),))  # fmt: skip
 
 
 def test_a_registered_fail_that_starts_raising_is_not_known(tmp_path: Path) -> None:
@@ -154,7 +154,15 @@ def test_every_failing_element_must_meet_a_condition() -> None:
 
 @pytest.mark.parametrize(
     "when",
-    ["{colour: [0, 1]}", "{input: [2, 1]}", "{input: [a, b]}", "[1, 2]", "{input: .nan}"],
+    [
+        "{colour: [0, 1]}",
+        "{input: [2, 1]}",
+        "{input: [a, b]}",
+        "[1, 2]",
+        "{input: [.nan, 1]}",
+        "[]",
+        "{}",
+    ],
 )
 def test_malformed_conditions_name_the_entry(tmp_path: Path, when: str) -> None:
     path = tmp_path / "bugs.yaml"
@@ -165,6 +173,45 @@ def test_malformed_conditions_name_the_entry(tmp_path: Path, when: str) -> None:
 
 def test_a_kind_that_is_not_a_finding_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "bugs.yaml"
-    path.write_text("- {adapter: x, case: y, reason: r, link: l, verdict: slow}\n")
+    path.write_text("- {adapter: x, when: {input: 0}, reason: r, link: l, verdict: slow}\n")
     with pytest.raises(KnownBugsError, match="verdict"):
         load_known_bugs(path)
+
+
+def test_alternatives_and_nan_conditions(tmp_path: Path) -> None:
+    """A list of mappings holds where any holds; ``.nan`` holds on NaN elements only."""
+    path = tmp_path / "bugs.yaml"
+    when = "[{input: .nan}, {target: [1.5, .inf]}]"
+    path.write_text(f"- {{adapter: x, reason: r, link: l, when: {when}}}\n")
+    (bug,) = load_known_bugs(path)
+    elements = {"input": np.array([np.nan, 0.5, 0.5]), "target": np.array([1.0, 2.0, 1.0])}
+    met = bug.meets(elements)
+    assert met is not None and met.tolist() == [True, True, False]
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ("{adapter: x, reason: r, link: l, case: c, when: {input: 0}}", "shown_by"),
+        ("{adapter: x, reason: r, link: l, case: c, shown_by: c}", "shown_by"),
+        ("{adapter: x, reason: r, link: l, case: c}", "no_condition"),
+        ("{adapter: x, reason: r, link: l, when: {input: 0}, no_condition: n}", "no_condition"),
+    ],
+)
+def test_an_entry_that_names_cases_states_its_condition_or_why_not(
+    tmp_path: Path, entry: str, message: str
+) -> None:
+    path = tmp_path / "bugs.yaml"
+    path.write_text(f"- {entry}\n")
+    with pytest.raises(KnownBugsError, match=message):
+        load_known_bugs(path)
+
+
+def test_shown_by_is_the_expectation_of_a_conditioned_entry(tmp_path: Path) -> None:
+    path = tmp_path / "bugs.yaml"
+    path.write_text("- {adapter: a, reason: r, link: l, when: {input: 0}, shown_by: f/c}\n")
+    (bug,) = load_known_bugs(path)
+    fields = dict(adapter="a", dtype="float32", device="cpu", reduction="none",
+                  quantity="value", version="")  # fmt: skip
+    assert bug.expects(case="f/c", **fields) and not bug.expects(case="f/other", **fields)
+    assert bug.matches(case="f/other", **fields), "the condition recognises any case"

@@ -11,6 +11,7 @@ ENTRY = """
   case: extreme-logits/x-minus-*
   dtype: float32
   versions: ">=2.0,<3"
+  no_condition: a test entry matched by its globs
   reason: cancellation
   link: https://example.org/issue/1
 """

@@ -347,6 +347,6 @@ def check_fields(check: Check) -> dict[str, str]:
 
 
 def expected_bug(bugs: Sequence[known_bugs.KnownBug], check: Check) -> known_bugs.KnownBug | None:
-    """The entry that says this check must fail (named by case, no condition, strict)."""
+    """The entry that says this check must fail (see ``KnownBug.expectation``)."""
     fields = check_fields(check)
-    return next((b for b in bugs if b.expected_to_fail and b.matches(**fields)), None)
+    return next((b for b in bugs if b.expects(**fields)), None)
