@@ -28,6 +28,8 @@ FORMS: tuple[Form, ...] = ("probs", "logits")
 REDUCTIONS: tuple[Reduction, ...] = ("none", "mean", "sum")
 DTYPES: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
 DEVICES: tuple[str, ...] = ("cpu", "gpu")
+SHAPE_RULES: tuple[str | None, ...] = (None, "equal", "broadcast", "trailing-one")
+"""What an API may declare about a target of another shape (``Adapter.shape_rule``)."""
 ClipGradient = Literal["inclusive", "minmax"]
 Wrt = Literal["input", "target"]
 
@@ -217,11 +219,13 @@ class Adapter:
     judged). The built-in framework adapters declare "input" with ``result_dtype_source``."""
     result_dtype_source: str = ""
     """The documentation or source that states ``result_dtype``, cited by the verdict."""
-    shape_rule: str | None = None
+    shape_rule: str | None = None  # one of SHAPE_RULES
     """What the API does with a target whose shape differs from the input's, a rule that can
     fail a check only when declared: "equal" (it raises unless the shapes are equal),
     "broadcast" (NumPy broadcasting: it computes through shapes that broadcast, raises on
-    others), or None (no promise: what it returns is reported, not judged)."""
+    others), "trailing-one" (Keras losses: a trailing size-1 axis on one side is squeezed
+    or added, then the shapes must be equal), or None (no promise: what it returns is
+    reported, not judged)."""
     shape_rule_source: str = ""
     """The documentation or source that states ``shape_rule``, cited by the verdict."""
     formula_declared: bool = False

@@ -50,9 +50,13 @@ class _NumpyFormula(Adapter):
             )
             if not call.grad:
                 return value, None
-            grad = self._weighted(call, grad=True)
+            # the elements: input and target broadcast (a derivative that depends on the
+            # other array only, d/dy = -x, has that array's shape until stretched)
+            elements = np.broadcast_shapes(call.input.shape, call.target.shape)
+            grad = np.broadcast_to(self._weighted(call, grad=True), elements)
             of = call.target if call.wrt == "target" else call.input
-            return value, formulas.reduce_grad(grad, call.reduction, call.input.size, of.shape)
+            size = int(np.prod(elements))
+            return value, formulas.reduce_grad(grad, call.reduction, size, of.shape)
 
     def _weighted(self, call: Call, *, grad: bool) -> np.ndarray:
         """The weighted element losses, or with ``grad`` their derivatives (with respect to
@@ -83,9 +87,12 @@ class _NumpyFormula(Adapter):
         lines.append(f"    loss = np.asarray(reduce({value}, {r}, np.mean, np.sum), np.float64)")
         if grad is not None:
             of = "y" if call.wrt == "target" else "x"
-            lines.append(
-                f"    grad = np.asarray(reduce_grad({grad}, {r}, x.size, {of}.shape), np.float64)"
-            )
+            lines += [
+                "    elements = np.broadcast_shapes(x.shape, y.shape)",
+                f"    grad = np.broadcast_to({grad}, elements)",
+                f"    grad = reduce_grad(grad, {r}, int(np.prod(elements)), {of}.shape)",
+                "    grad = np.asarray(grad, np.float64)",
+            ]
         return "\n".join(lines)
 
     def _weighted_source(self, call: Call, *, grad: bool) -> tuple[str, list]:

@@ -35,7 +35,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from adapters.base import Adapter
+from adapters.base import SHAPE_RULES, Adapter
 
 ENTRY_POINT_GROUP = "bce_conformance.adapters"
 IMPORT_TIMEOUT_S = 60.0
@@ -73,12 +73,23 @@ class Discovery:
 
 
 def _as_adapters(obj: Any, source: str) -> list[Adapter]:
+    adapters = _instances(obj, source)
+    for adapter in adapters:
+        if adapter.shape_rule not in SHAPE_RULES:
+            raise AdapterSpecError(
+                f"{source}: {adapter.name} declares shape_rule={adapter.shape_rule!r}; "
+                f"give one of {SHAPE_RULES} (see Adapter.shape_rule in adapters/base.py)"
+            )
+    return adapters
+
+
+def _instances(obj: Any, source: str) -> list[Adapter]:
     if isinstance(obj, Adapter):
         return [obj]
     if isinstance(obj, type) and issubclass(obj, Adapter):
         return [obj()]
     if callable(obj) and not isinstance(obj, list | tuple):
-        return _as_adapters(obj(), source)
+        return _instances(obj(), source)
     if isinstance(obj, list | tuple) and all(isinstance(a, Adapter) for a in obj):
         return list(obj)
     raise AdapterSpecError(

@@ -149,9 +149,13 @@ class _TensorflowAdapter(Adapter):
         "Keras losses are built with dtype= the input's (https://keras.io/api/losses/: "
         "'dtype: The dtype of the loss's computations')"
     )
-    # No shape_rule here: Keras losses first align a trailing size-1 axis
-    # (squeeze_or_expand_to_same_rank), then check equal shapes; that rule is not declared
-    # yet, so no shape rule fails them. tf.nn's adapters declare theirs below.
+    shape_rule = "trailing-one"  # Keras losses, their pipelines and Model; tf.nn: "equal"
+    shape_rule_source = (
+        "https://github.com/keras-team/keras/blob/master/keras/src/losses/loss.py "
+        "Loss.__call__ calls squeeze_or_expand_to_same_rank (a trailing axis of size 1 is "
+        "squeezed or added), then keras/src/backend/tensorflow/nn.py binary_crossentropy "
+        "raises 'Arguments `target` and `output` must have the same shape'"
+    )
     framework = "tensorflow"
     distribution = ("tensorflow-cpu", "tensorflow")
     supports_grad = True

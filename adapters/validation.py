@@ -16,6 +16,7 @@ tensor's own (``torch.bfloat16`` is "bfloat16").
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import ml_dtypes
@@ -27,14 +28,16 @@ _ML_FLOATS = {np.dtype(ml_dtypes.bfloat16), np.dtype(ml_dtypes.float8_e4m3fn)}
 _REPR_LIMIT = 80
 
 
-def expected_shape(call: Call) -> tuple[int, ...]:
-    """The loss's shape: the elements' (input and target broadcast) for ``none``, () else."""
+def loss_shapes(call: Call) -> tuple[tuple[int, ...], ...]:
+    """The shapes the loss may have: () when reduced; for ``none``, the elements' (input and
+    target broadcast), and where the two shapes differ (a shape-mismatch case an API may
+    compute through) also the input's or the target's, by the API's own shape rule."""
     if call.reduction != "none":
-        return ()
-    try:
-        return np.broadcast_shapes(call.input.shape, call.target.shape)
-    except ValueError:  # a shape-mismatch case: the API should have raised
-        return call.input.shape
+        return ((),)
+    shapes = [call.input.shape, call.target.shape]
+    with contextlib.suppress(ValueError):  # shapes that do not broadcast: one side's
+        shapes.insert(0, np.broadcast_shapes(call.input.shape, call.target.shape))
+    return tuple(dict.fromkeys(shapes))
 
 
 def outcome_from_return(result: Any, call: Call) -> Outcome:
@@ -53,9 +56,10 @@ def outcome_from_return(result: Any, call: Call) -> Outcome:
         )
     else:
         value, grad = result, None
-    loss_shape = expected_shape(call)
-    loss_wanted = f"the loss of shape {loss_shape} (reduction={call.reduction!r})"
-    value_array, problem = _as_float64(value, loss_shape, loss_wanted)
+    shapes = loss_shapes(call)
+    shown = " or ".join(str(shape) for shape in shapes)
+    loss_wanted = f"the loss of shape {shown} (reduction={call.reduction!r})"
+    value_array, problem = _as_float64(value, shapes, loss_wanted)
     value_dtype = _dtype_name(value)
     if not call.grad:
         if problem:
@@ -69,7 +73,7 @@ def outcome_from_return(result: Any, call: Call) -> Outcome:
         )
     wrt = call.target if call.wrt == "target" else call.input
     grad_wanted = f"the gradient with respect to the {call.wrt}, of shape {wrt.shape}"
-    grad_array, problem = _as_float64(grad, wrt.shape, grad_wanted)
+    grad_array, problem = _as_float64(grad, (wrt.shape,), grad_wanted)
     if problem:
         return Outcome(malformed=problem)
     return Outcome(
@@ -101,7 +105,7 @@ def _host_values(value: Any) -> Any:
 
 
 def _as_float64(
-    value: Any, shape: tuple[int, ...], expected: str
+    value: Any, shapes: tuple[tuple[int, ...], ...], expected: str
 ) -> tuple[np.ndarray | None, str | None]:
     """(float64 array, None), or (None, what is wrong with ``value``)."""
     if value is None:
@@ -116,7 +120,7 @@ def _as_float64(
     if not (array.dtype.kind in "iuf" or array.dtype in _ML_FLOATS):
         kind = "complex" if array.dtype.kind == "c" else "non-numeric"
         return None, f"{_describe(value)} with {kind} dtype {array.dtype}; expected {expected}"
-    if array.shape != shape:
+    if array.shape not in shapes:
         return None, f"an array of shape {array.shape}; expected {expected}"
     return array.astype(np.float64), None
 

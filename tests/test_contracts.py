@@ -214,15 +214,24 @@ cases:
     input: [[0.5, -1.0, 2.0], [1.0, 0.0, -2.0]]
     target: [1.0, 0.0, 1.0]
     expect: {error: shape-mismatch}
+  - id: trailing-axis-target
+    description: a (2, 1) target with a (2,) input, as Keras users write labels.
+    form: logits
+    input: [0.5, -1.0]
+    target: [[1.0], [0.0]]
+    expect: {error: shape-mismatch}
 """
 
 
 def test_broadcastable_shapes_follow_each_apis_declared_shape_rule(tmp_path):
     """NumPy's formulas and optax broadcast, as their sources say: a convention citing it,
-    never an error; PyTorch and tf.nn declare equal shapes and raise: a pass."""
+    never an error; PyTorch and tf.nn declare equal shapes and raise: a pass. Keras losses
+    align a trailing size-1 axis (a (2, 1) target with a (2,) input: a convention citing
+    the source) and raise on other shapes (a pass)."""
     (tmp_path / "broadcast.yaml").write_text(BROADCAST_CASES)
     spec = RunSpec(
-        adapter_globs=["numpy.*", "optax.*", "torch.nn.functional.*", "tf.nn.sigmoid*"],
+        adapter_globs=["numpy.*", "optax.*", "torch.nn.functional.*", "tf.nn.sigmoid*",
+                       "keras.losses.*"],
         case_paths=[tmp_path], devices=["cpu"], cache_dir=None,
     )  # fmt: skip
     results = run_conformance(spec).outcome.results
@@ -230,10 +239,16 @@ def test_broadcastable_shapes_follow_each_apis_declared_shape_rule(tmp_path):
     assert ran and not [r for r in ran if r.verdict.value in ("fail", "error")]
     for result in ran:
         adapter = result.check.adapter
+        aligned = result.check.case.id.endswith("trailing-axis-target")
         if adapter.shape_rule == "broadcast":
             assert result.verdict.value == "convention", result.judgement.detail
             assert adapter.shape_rule_source in result.judgement.detail
+        elif adapter.shape_rule == "trailing-one" and aligned:
+            assert result.verdict.value == "convention", result.judgement.detail
+            assert "aligned a trailing size-1 axis" in result.judgement.detail
         else:
-            assert adapter.shape_rule == "equal" and result.verdict.value == "pass"
+            assert result.verdict.value == "pass", (result.check.id, result.judgement.detail)
     frameworks = {r.check.adapter.framework for r in ran}
     assert {"numpy", "jax", "torch", "tensorflow"} <= frameworks
+    rules = {r.check.adapter.shape_rule for r in ran}
+    assert {"broadcast", "equal", "trailing-one"} <= rules

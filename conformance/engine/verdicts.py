@@ -314,20 +314,45 @@ def _judge_shapes(adapter: Adapter, got: np.ndarray, inputs: Inputs | None) -> J
             "nothing here judges that",
             conventions=["no-shape-rule"],
         )
-    broadcasts = inputs is not None and _broadcastable(inputs.y.shape, inputs.x.shape)
-    if rule == "broadcast" and broadcasts:
+    if (
+        rule == "broadcast"
+        and inputs is not None
+        and _broadcastable(inputs.y.shape, inputs.x.shape)
+    ):
         return Judgement(
             Verdict.CONVENTION,
             f"shape-mismatch: broadcast{shapes} and returned {_short(got)}, as documented: "
             f"{source}",
             conventions=["broadcasts"],
         )
-    promise = "equal shapes" if rule == "equal" else "shapes that broadcast"
+    if (
+        rule == "trailing-one"
+        and inputs is not None
+        and _trailing_one(inputs.y.shape, inputs.x.shape)
+    ):
+        return Judgement(
+            Verdict.CONVENTION,
+            f"shape-mismatch: aligned a trailing size-1 axis{shapes} and returned "
+            f"{_short(got)}, as documented: {source}",
+            conventions=["aligns-trailing-axis"],
+        )
+    promise = {
+        "equal": "equal shapes",
+        "broadcast": "shapes that broadcast",
+        "trailing-one": "shapes equal up to a trailing axis of size 1",
+    }[rule]
     return Judgement(
         Verdict.FAIL,
         f"shape-mismatch: returned {_short(got)}{shapes} where it raises unless given "
         f"{promise}: {source}",
     )
+
+
+def _trailing_one(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Whether two shapes are equal once a trailing axis of size 1 is dropped from the
+    longer (Keras's squeeze_or_expand_to_same_rank)."""
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return len(longer) == len(shorter) + 1 and longer[-1] == 1 and longer[:-1] == shorter
 
 
 def _broadcastable(*shapes: tuple[int, ...]) -> bool:
