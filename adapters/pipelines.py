@@ -48,8 +48,10 @@ from adapters.base import Call, Conventions, Prepared
 from adapters.compiled import CompiledMixin
 from adapters.jax_bce import _XLA_FTZ, JitMixin, _jax, _JaxAdapter
 from adapters.tensorflow_bce import (
+    _KERAS_NN,
     _KERAS_REDUCTION,
     KERAS_DOMAIN,
+    KERAS_PROBS_CONVENTIONS,
     TF_LOGITS_CONVENTIONS,
     _device,
     _keras_backend_problem,
@@ -180,6 +182,8 @@ class KerasSigmoidThenBinaryCrossentropy(_TensorflowAdapter):
     )
     decorator: str = ""
     """How the pipeline is traced, as the user writes it above its def ("": eagerly)."""
+    sigmoid_source: str = "tf.keras.activations.sigmoid"
+    """The sigmoid as the user writes it: called on the logits in the reproducer."""
 
     def device_unavailable(self, device: str) -> str | None:
         return _keras_backend_problem(_tensorflow()) or super().device_unavailable(device)
@@ -211,12 +215,17 @@ class KerasSigmoidThenBinaryCrossentropy(_TensorflowAdapter):
         bce = tf.keras.losses.BinaryCrossentropy(
             reduction=_KERAS_REDUCTION[call.reduction], dtype=call.dtype
         )
+        sigmoid = self._sigmoid(tf, call)
 
         def pipeline(x: Any, y: Any, weight: Any) -> Any:
-            p = tf.keras.activations.sigmoid(tf.expand_dims(x, -1))
+            p = sigmoid(tf.expand_dims(x, -1))
             return bce(tf.expand_dims(y, -1), p, sample_weight=weight)
 
         return pipeline
+
+    def _sigmoid(self, tf: Any, call: Call) -> Callable[[Any], Any]:
+        """The sigmoid, built here (a layer's weights too), outside what is timed."""
+        return tf.keras.activations.sigmoid
 
     def _imports(self) -> list[str]:
         pin = 'os.environ["KERAS_BACKEND"] = "tensorflow"  # tf.keras is Keras 3'
@@ -229,9 +238,10 @@ class KerasSigmoidThenBinaryCrossentropy(_TensorflowAdapter):
         lines = ["    w_t = tensor(np.broadcast_to(w, x.shape))"] if call.weight is not None else []
         lines += [
             f"    bce = tf.keras.losses.BinaryCrossentropy({options})",
+            f"    sigmoid = {self.sigmoid_source.format(dtype=repr(call.dtype))}",
             *([f"    @{self.decorator}"] if self.decorator else []),
             "    def pipeline(x_t):",
-            "        p_t = tf.keras.activations.sigmoid(tf.expand_dims(x_t, -1))",
+            "        p_t = sigmoid(tf.expand_dims(x_t, -1))",
             f"        return bce(y_t[..., tf.newaxis], p_t{weight})",
             "",
             "    with tf.GradientTape() as tape:",
@@ -262,6 +272,128 @@ class XlaSigmoidThenBinaryCrossentropy(TfFunctionSigmoidThenBinaryCrossentropy):
     name = "tf.function(jit_compile=True)(keras.activations.sigmoid+BinaryCrossentropy)"
     api = "tf.function(jit_compile=True)(lambda x, y: BinaryCrossentropy()(y, sigmoid(x)))"
     decorator = "tf.function(jit_compile=True)"
+
+
+_TF_SIGMOID_SPELLINGS = (
+    f"{_KERAS_NN} _get_logits: logits are recovered from an output that carries them "
+    "(keras.activations.sigmoid, and so layers.Activation('sigmoid') and Dense(activation="
+    "'sigmoid')) or, in a graph (tf.function), from a Sigmoid op ('in order to prevent "
+    "collapsing zero when training'); an eager tf.nn.sigmoid output is a plain EagerTensor, "
+    "so the probability formula and its clip apply. tf.math.sigmoid is tf.nn.sigmoid."
+)
+
+
+class TfNnSigmoidThenBinaryCrossentropy(KerasSigmoidThenBinaryCrossentropy):
+    """``BinaryCrossentropy()(y, tf.nn.sigmoid(x))`` run eagerly, the commonest TensorFlow
+    idiom (``tf.math.sigmoid`` is the same function): no logits reach the loss, so it is
+    BCE on the rounded probability with Keras's clip."""
+
+    name = "tf.nn.sigmoid+BinaryCrossentropy"
+    api = "tf.keras.losses.BinaryCrossentropy(reduction=r)(y, tf.nn.sigmoid(x))"
+    sigmoid_source = "tf.nn.sigmoid"
+    extended = True
+    conventions = through_sigmoid(KERAS_PROBS_CONVENTIONS, _TF_SIGMOID_SPELLINGS)
+
+    def _sigmoid(self, tf: Any, call: Call) -> Callable[[Any], Any]:
+        return tf.nn.sigmoid
+
+
+class TfFunctionTfNnSigmoidThenBinaryCrossentropy(TfFunctionSigmoidThenBinaryCrossentropy):
+    """The same code in tf.function: the graph's Sigmoid op gives Keras the logits back."""
+
+    name = "tf.function(tf.nn.sigmoid+BinaryCrossentropy)"
+    api = "tf.function(lambda x, y: BinaryCrossentropy()(y, tf.nn.sigmoid(x)))"
+    sigmoid_source = "tf.nn.sigmoid"
+    extended = True
+    conventions = replace(
+        KerasSigmoidThenBinaryCrossentropy.conventions,
+        sources=(_TF_SIGMOID_SPELLINGS, *TF_LOGITS_CONVENTIONS.sources),
+    )
+
+    def _sigmoid(self, tf: Any, call: Call) -> Callable[[Any], Any]:
+        return tf.nn.sigmoid
+
+
+class XlaTfNnSigmoidThenBinaryCrossentropy(TfFunctionTfNnSigmoidThenBinaryCrossentropy):
+    name = "tf.function(jit_compile=True)(tf.nn.sigmoid+BinaryCrossentropy)"
+    api = "tf.function(jit_compile=True)(lambda x, y: BinaryCrossentropy()(y, tf.nn.sigmoid(x)))"
+    decorator = "tf.function(jit_compile=True)"
+
+
+class _KerasLayerSigmoid:
+    """A Keras layer as the model's last: built once per dtype, outside what is timed."""
+
+    def _sigmoid(self, tf: Any, call: Call) -> Callable[[Any], Any]:
+        layers: dict[str, Any] = self.__dict__.setdefault("_layers", {})
+        if call.dtype not in layers:
+            layer = self._layer(tf.keras, call.dtype)
+            layer.build((None, 1))
+            layers[call.dtype] = layer
+        return layers[call.dtype]  # type: ignore[no-any-return]
+
+    def _layer(self, keras: Any, dtype: str) -> Any:
+        raise NotImplementedError
+
+
+class _DenseInput:
+    """Dense's input is at least (batch, features): a scalar logit is no model's output."""
+
+    api: str
+
+    def unsupported(self, call: Call) -> str | None:
+        if call.input.ndim == 0:
+            return f"{self.api}: Dense requires an input of rank 2 or more (x[..., None])"
+        return super().unsupported(call)  # type: ignore[misc, no-any-return]
+
+
+class DenseSigmoidThenBinaryCrossentropy(
+    _DenseInput, _KerasLayerSigmoid, KerasSigmoidThenBinaryCrossentropy
+):
+    """``Dense(1, activation="sigmoid")`` with weight 1 and bias 0 (its output is
+    sigmoid(x) exactly as a trained model's last layer computes it), then the loss."""
+
+    name = "Dense(activation='sigmoid')+BinaryCrossentropy"
+    api = (
+        "tf.keras.losses.BinaryCrossentropy(reduction=r)(y, keras.layers.Dense(1, "
+        "activation='sigmoid', kernel_initializer='ones')(x[..., None]))"
+    )
+    sigmoid_source = (
+        "tf.keras.layers.Dense(1, activation='sigmoid', kernel_initializer='ones', dtype={dtype})"
+    )
+    extended = True
+    conventions = replace(
+        KerasSigmoidThenBinaryCrossentropy.conventions,
+        sources=(_TF_SIGMOID_SPELLINGS, *TF_LOGITS_CONVENTIONS.sources),
+    )
+
+    def _layer(self, keras: Any, dtype: str) -> Any:
+        return keras.layers.Dense(1, activation="sigmoid", kernel_initializer="ones", dtype=dtype)
+
+
+class TfFunctionDenseSigmoidThenBinaryCrossentropy(
+    _DenseInput, _KerasLayerSigmoid, TfFunctionSigmoidThenBinaryCrossentropy
+):
+    name = "tf.function(Dense(activation='sigmoid')+BinaryCrossentropy)"
+    api = "tf.function(lambda x, y: BinaryCrossentropy()(y, Dense(1, activation='sigmoid')(x)))"
+    sigmoid_source = DenseSigmoidThenBinaryCrossentropy.sigmoid_source
+    extended = True
+    conventions = DenseSigmoidThenBinaryCrossentropy.conventions
+
+    def _layer(self, keras: Any, dtype: str) -> Any:
+        return DenseSigmoidThenBinaryCrossentropy._layer(self, keras, dtype)  # type: ignore[arg-type]
+
+
+class ActivationLayerSigmoidThenBinaryCrossentropy(
+    _KerasLayerSigmoid, KerasSigmoidThenBinaryCrossentropy
+):
+    name = "layers.Activation('sigmoid')+BinaryCrossentropy"
+    api = "tf.keras.losses.BinaryCrossentropy(reduction=r)(y, layers.Activation('sigmoid')(x))"
+    sigmoid_source = "tf.keras.layers.Activation('sigmoid', dtype={dtype})"
+    extended = True
+    conventions = DenseSigmoidThenBinaryCrossentropy.conventions
+
+    def _layer(self, keras: Any, dtype: str) -> Any:
+        return keras.layers.Activation("sigmoid", dtype=dtype)
 
 
 class KerasModelEvaluate(_TensorflowAdapter):
@@ -389,6 +521,12 @@ ADAPTERS = (
     KerasSigmoidThenBinaryCrossentropy(),
     TfFunctionSigmoidThenBinaryCrossentropy(),
     XlaSigmoidThenBinaryCrossentropy(),
+    TfNnSigmoidThenBinaryCrossentropy(),
+    TfFunctionTfNnSigmoidThenBinaryCrossentropy(),
+    XlaTfNnSigmoidThenBinaryCrossentropy(),
+    DenseSigmoidThenBinaryCrossentropy(),
+    TfFunctionDenseSigmoidThenBinaryCrossentropy(),
+    ActivationLayerSigmoidThenBinaryCrossentropy(),
     KerasModelEvaluate(),
     JaxSigmoidThenTextbook(),
     JitSigmoidThenTextbook(),

@@ -39,6 +39,14 @@ EXPECTED = {
     "keras.activations.sigmoid+BinaryCrossentropy",
     "tf.function(keras.activations.sigmoid+BinaryCrossentropy)",
     "tf.function(jit_compile=True)(keras.activations.sigmoid+BinaryCrossentropy)",
+    # TensorFlow's other sigmoid spellings: tf.nn.sigmoid (tf.math.sigmoid is the same
+    # function), eagerly, in tf.function and under XLA; Keras layers ending a model
+    "tf.nn.sigmoid+BinaryCrossentropy",
+    "tf.function(tf.nn.sigmoid+BinaryCrossentropy)",
+    "tf.function(jit_compile=True)(tf.nn.sigmoid+BinaryCrossentropy)",
+    "Dense(activation='sigmoid')+BinaryCrossentropy",
+    "tf.function(Dense(activation='sigmoid')+BinaryCrossentropy)",
+    "layers.Activation('sigmoid')+BinaryCrossentropy",
     "keras.Model(sigmoid).compile(BinaryCrossentropy).evaluate",
     "jax.nn.sigmoid+jax.numpy.textbook",
     "jax.jit(jax.nn.sigmoid+jax.numpy.textbook)",
