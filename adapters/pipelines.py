@@ -283,35 +283,42 @@ _TF_SIGMOID_SPELLINGS = (
 )
 
 
-class TfNnSigmoidThenBinaryCrossentropy(KerasSigmoidThenBinaryCrossentropy):
+_LOGITS_RECOVERED = replace(
+    KerasSigmoidThenBinaryCrossentropy.conventions,
+    sources=(_TF_SIGMOID_SPELLINGS, *TF_LOGITS_CONVENTIONS.sources),
+)
+"""A spelling whose output gives Keras the logits back: the logits op's conventions."""
+
+
+class _TfNnSigmoid:
+    """``tf.nn.sigmoid`` as the pipeline's sigmoid (``tf.math.sigmoid`` is the same function)."""
+
+    sigmoid_source = "tf.nn.sigmoid"
+
+    def _sigmoid(self, tf: Any, call: Call) -> Callable[[Any], Any]:
+        return tf.nn.sigmoid  # type: ignore[no-any-return]
+
+
+class TfNnSigmoidThenBinaryCrossentropy(_TfNnSigmoid, KerasSigmoidThenBinaryCrossentropy):
     """``BinaryCrossentropy()(y, tf.nn.sigmoid(x))`` run eagerly, the commonest TensorFlow
-    idiom (``tf.math.sigmoid`` is the same function): no logits reach the loss, so it is
-    BCE on the rounded probability with Keras's clip."""
+    idiom: no logits reach the loss, so it is BCE on the rounded probability with Keras's
+    clip."""
 
     name = "tf.nn.sigmoid+BinaryCrossentropy"
     api = "tf.keras.losses.BinaryCrossentropy(reduction=r)(y, tf.nn.sigmoid(x))"
-    sigmoid_source = "tf.nn.sigmoid"
     extended = True
     conventions = through_sigmoid(KERAS_PROBS_CONVENTIONS, _TF_SIGMOID_SPELLINGS)
 
-    def _sigmoid(self, tf: Any, call: Call) -> Callable[[Any], Any]:
-        return tf.nn.sigmoid
 
-
-class TfFunctionTfNnSigmoidThenBinaryCrossentropy(TfFunctionSigmoidThenBinaryCrossentropy):
+class TfFunctionTfNnSigmoidThenBinaryCrossentropy(
+    _TfNnSigmoid, TfFunctionSigmoidThenBinaryCrossentropy
+):
     """The same code in tf.function: the graph's Sigmoid op gives Keras the logits back."""
 
     name = "tf.function(tf.nn.sigmoid+BinaryCrossentropy)"
     api = "tf.function(lambda x, y: BinaryCrossentropy()(y, tf.nn.sigmoid(x)))"
-    sigmoid_source = "tf.nn.sigmoid"
     extended = True
-    conventions = replace(
-        KerasSigmoidThenBinaryCrossentropy.conventions,
-        sources=(_TF_SIGMOID_SPELLINGS, *TF_LOGITS_CONVENTIONS.sources),
-    )
-
-    def _sigmoid(self, tf: Any, call: Call) -> Callable[[Any], Any]:
-        return tf.nn.sigmoid
+    conventions = _LOGITS_RECOVERED
 
 
 class XlaTfNnSigmoidThenBinaryCrossentropy(TfFunctionTfNnSigmoidThenBinaryCrossentropy):
@@ -335,10 +342,18 @@ class _KerasLayerSigmoid:
         raise NotImplementedError
 
 
-class _DenseInput:
-    """Dense's input is at least (batch, features): a scalar logit is no model's output."""
+class _DenseLayer(_KerasLayerSigmoid):
+    """``Dense(1, activation="sigmoid")`` with weight 1 and bias 0 (its output is sigmoid(x)
+    exactly as a trained model's last layer computes it). Its input is at least (batch,
+    features): a scalar logit is no model's output."""
 
     api: str
+    sigmoid_source = (
+        "tf.keras.layers.Dense(1, activation='sigmoid', kernel_initializer='ones', dtype={dtype})"
+    )
+
+    def _layer(self, keras: Any, dtype: str) -> Any:
+        return keras.layers.Dense(1, activation="sigmoid", kernel_initializer="ones", dtype=dtype)
 
     def unsupported(self, call: Call) -> str | None:
         if call.input.ndim == 0:
@@ -346,41 +361,25 @@ class _DenseInput:
         return super().unsupported(call)  # type: ignore[misc, no-any-return]
 
 
-class DenseSigmoidThenBinaryCrossentropy(
-    _DenseInput, _KerasLayerSigmoid, KerasSigmoidThenBinaryCrossentropy
-):
-    """``Dense(1, activation="sigmoid")`` with weight 1 and bias 0 (its output is
-    sigmoid(x) exactly as a trained model's last layer computes it), then the loss."""
+class DenseSigmoidThenBinaryCrossentropy(_DenseLayer, KerasSigmoidThenBinaryCrossentropy):
+    """A last Dense layer with a sigmoid activation, then the loss, eagerly."""
 
     name = "Dense(activation='sigmoid')+BinaryCrossentropy"
     api = (
         "tf.keras.losses.BinaryCrossentropy(reduction=r)(y, keras.layers.Dense(1, "
         "activation='sigmoid', kernel_initializer='ones')(x[..., None]))"
     )
-    sigmoid_source = (
-        "tf.keras.layers.Dense(1, activation='sigmoid', kernel_initializer='ones', dtype={dtype})"
-    )
     extended = True
-    conventions = replace(
-        KerasSigmoidThenBinaryCrossentropy.conventions,
-        sources=(_TF_SIGMOID_SPELLINGS, *TF_LOGITS_CONVENTIONS.sources),
-    )
-
-    def _layer(self, keras: Any, dtype: str) -> Any:
-        return keras.layers.Dense(1, activation="sigmoid", kernel_initializer="ones", dtype=dtype)
+    conventions = _LOGITS_RECOVERED
 
 
 class TfFunctionDenseSigmoidThenBinaryCrossentropy(
-    _DenseInput, _KerasLayerSigmoid, TfFunctionSigmoidThenBinaryCrossentropy
+    _DenseLayer, TfFunctionSigmoidThenBinaryCrossentropy
 ):
     name = "tf.function(Dense(activation='sigmoid')+BinaryCrossentropy)"
     api = "tf.function(lambda x, y: BinaryCrossentropy()(y, Dense(1, activation='sigmoid')(x)))"
-    sigmoid_source = DenseSigmoidThenBinaryCrossentropy.sigmoid_source
     extended = True
-    conventions = DenseSigmoidThenBinaryCrossentropy.conventions
-
-    def _layer(self, keras: Any, dtype: str) -> Any:
-        return DenseSigmoidThenBinaryCrossentropy._layer(self, keras, dtype)  # type: ignore[arg-type]
+    conventions = _LOGITS_RECOVERED
 
 
 class ActivationLayerSigmoidThenBinaryCrossentropy(
@@ -390,7 +389,7 @@ class ActivationLayerSigmoidThenBinaryCrossentropy(
     api = "tf.keras.losses.BinaryCrossentropy(reduction=r)(y, layers.Activation('sigmoid')(x))"
     sigmoid_source = "tf.keras.layers.Activation('sigmoid', dtype={dtype})"
     extended = True
-    conventions = DenseSigmoidThenBinaryCrossentropy.conventions
+    conventions = _LOGITS_RECOVERED
 
     def _layer(self, keras: Any, dtype: str) -> Any:
         return keras.layers.Activation("sigmoid", dtype=dtype)
