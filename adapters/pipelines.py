@@ -36,6 +36,7 @@ pipeline calls are registered for the pipeline too (``conformance/known_bugs.yam
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -85,6 +86,12 @@ _SIGMOID_GRAD = (
 )
 
 
+def _spelled(path: str) -> Callable[[Any], Any]:
+    """The function a dotted path names ("torch.nn.functional.sigmoid"), its module imported."""
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
 def through_sigmoid(conventions: Conventions, doc: str) -> Conventions:
     """A probability API's conventions, reached through a sigmoid in the dtype: the
     sigmoid's output is always in [0, 1], so no probability range check can fire."""
@@ -102,20 +109,33 @@ def through_sigmoid(conventions: Conventions, doc: str) -> Conventions:
 class _TorchPipeline(_TorchAdapter):
     forms = frozenset({"logits"})
     conventions = through_sigmoid(PROBS_CONVENTIONS, _BCELOSS_DOC)
+    sigmoid = "torch.sigmoid"
+    """The sigmoid as the user spells it (an attribute path from ``torch``)."""
 
     def _loss(self, torch: Any, **options: Any) -> Callable[[Any, Any], Any]:
         options.pop("pos_weight")
         bce = partial(torch.nn.functional.binary_cross_entropy, **options)
-        return lambda x, y: bce(torch.sigmoid(x), y)
+        sigmoid = _spelled(self.sigmoid)
+        return lambda x, y: bce(sigmoid(x), y)
 
     def _expression(self, call: Call) -> str:
         options = self._options(call, False)
-        return f"torch.nn.functional.binary_cross_entropy(torch.sigmoid(x_t), y_t, {options})"
+        return f"torch.nn.functional.binary_cross_entropy({self.sigmoid}(x_t), y_t, {options})"
 
 
 class TorchSigmoidThenBinaryCrossEntropy(_TorchPipeline):
     name = "torch.sigmoid+F.binary_cross_entropy"
     api = "torch.nn.functional.binary_cross_entropy(torch.sigmoid(x), y, weight=w, reduction=r)"
+
+
+class TorchFunctionalSigmoidThenBinaryCrossEntropy(_TorchPipeline):
+    """``torch.nn.functional.sigmoid``, the spelling of tutorials that import F: a Python
+    function of its own (not ``torch.sigmoid``'s object) that calls ``Tensor.sigmoid``."""
+
+    name = "F.sigmoid+F.binary_cross_entropy"
+    api = "F.binary_cross_entropy(F.sigmoid(x), y, weight=w, reduction=r)"
+    sigmoid = "torch.nn.functional.sigmoid"
+    extended = True  # the kernel of torch.sigmoid+F.binary_cross_entropy; full profile
 
 
 class TorchSequentialSigmoidBCELoss(_TorchPipeline):
@@ -495,15 +515,18 @@ class JaxSigmoidThenTextbook(_JaxAdapter):
         sources=("adapters/formulas.py textbook_probs", _SIGMOID_GRAD, _XLA_FTZ),
     )
 
+    sigmoid = "jax.nn.sigmoid"
+    """The sigmoid as the user spells it (an attribute path from ``jax``)."""
+
     def _elementwise(self, x: Any, y: Any) -> Any:
         import jax.numpy as jnp
 
-        return formulas.textbook_probs(jnp, _jax().nn.sigmoid(x), y)
+        _jax()  # configured first (64-bit arrays)
+        return formulas.textbook_probs(jnp, _spelled(self.sigmoid)(x), y)
 
     def _elementwise_source(self) -> str:
-        return (
-            "-(y_j * jnp.log(jax.nn.sigmoid(x_j)) + (1 - y_j) * jnp.log(1 - jax.nn.sigmoid(x_j)))"
-        )
+        s = self.sigmoid
+        return f"-(y_j * jnp.log({s}(x_j)) + (1 - y_j) * jnp.log(1 - {s}(x_j)))"
 
 
 class JitSigmoidThenTextbook(JitMixin, JaxSigmoidThenTextbook):
@@ -513,8 +536,24 @@ class JitSigmoidThenTextbook(JitMixin, JaxSigmoidThenTextbook):
     api = "jax.jit(lambda x, y: jnp.mean(-(y*jnp.log(s) + (1-y)*jnp.log(1-s))))"
 
 
+class ExpitThenTextbook(JaxSigmoidThenTextbook):
+    """``jax.scipy.special.expit``, SciPy's name for the sigmoid: its own function
+    (promoting integer input to float first), then ``lax.logistic`` as ``jax.nn.sigmoid``."""
+
+    name = "jax.scipy.special.expit+jax.numpy.textbook"
+    api = "s = jax.scipy.special.expit(x); -(y*jnp.log(s) + (1-y)*jnp.log(1-s))"
+    sigmoid = "jax.scipy.special.expit"
+    extended = True  # lax.logistic, as jax.nn.sigmoid+jax.numpy.textbook; full profile
+
+
+class JitExpitThenTextbook(JitMixin, ExpitThenTextbook):
+    name = "jax.jit(jax.scipy.special.expit+jax.numpy.textbook)"
+    api = "jax.jit(lambda x, y: jnp.mean(-(y*jnp.log(s) + (1-y)*jnp.log(1-s))))"
+
+
 ADAPTERS = (
     TorchSigmoidThenBinaryCrossEntropy(),
+    TorchFunctionalSigmoidThenBinaryCrossEntropy(),
     TorchSequentialSigmoidBCELoss(),
     TorchCompiledSigmoidThenBinaryCrossEntropy(),
     KerasSigmoidThenBinaryCrossentropy(),
@@ -529,4 +568,6 @@ ADAPTERS = (
     KerasModelEvaluate(),
     JaxSigmoidThenTextbook(),
     JitSigmoidThenTextbook(),
+    ExpitThenTextbook(),
+    JitExpitThenTextbook(),
 )

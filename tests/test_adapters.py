@@ -34,6 +34,7 @@ EXPECTED = {
     "tf.function(jit_compile=True)(tf.nn.sigmoid_cross_entropy_with_logits)",
     # pipelines: a sigmoid, then BCE on probabilities (adapters/pipelines.py)
     "torch.sigmoid+F.binary_cross_entropy",
+    "F.sigmoid+F.binary_cross_entropy",
     "nn.Sequential(nn.Sigmoid())+nn.BCELoss",
     "torch.compile(torch.sigmoid+F.binary_cross_entropy)",
     "keras.activations.sigmoid+BinaryCrossentropy",
@@ -50,6 +51,8 @@ EXPECTED = {
     "keras.Model(sigmoid).compile(BinaryCrossentropy).evaluate",
     "jax.nn.sigmoid+jax.numpy.textbook",
     "jax.jit(jax.nn.sigmoid+jax.numpy.textbook)",
+    "jax.scipy.special.expit+jax.numpy.textbook",
+    "jax.jit(jax.scipy.special.expit+jax.numpy.textbook)",
 } | {
     f"keras.ops.binary_crossentropy{form}@{backend}"
     for backend in ("jax", "torch", "tensorflow", "numpy")
