@@ -23,9 +23,13 @@ from typing import Any, Literal
 import numpy as np
 
 Form = Literal["probs", "logits"]
-Reduction = Literal["none", "mean", "sum"]
+Reduction = Literal["none", "mean", "sum", "weighted_mean"]
 FORMS: tuple[Form, ...] = ("probs", "logits")
 REDUCTIONS: tuple[Reduction, ...] = ("none", "mean", "sum")
+"""The reductions every BCE API has (an adapter's default)."""
+ALL_REDUCTIONS: tuple[Reduction, ...] = (*REDUCTIONS, "weighted_mean")
+"""With ``weighted_mean``: the sum of the weighted losses over the sum of the weights
+(Keras's ``"mean_with_sample_weight"``, ``keras.metrics.BinaryCrossentropy``)."""
 DTYPES: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
 DEVICES: tuple[str, ...] = ("cpu", "gpu")
 SHAPE_RULES: tuple[str | None, ...] = (None, "equal", "broadcast", "trailing-one")
@@ -78,6 +82,36 @@ class Call:
     wrt: Wrt = "input"
     """What ``grad`` differentiates with respect to: the input, or the target (soft labels
     and distillation train through it)."""
+    label_smoothing: float = 0.0
+    """Targets squeezed towards 0.5 before the loss: y (1 - s) + s / 2 (Keras)."""
+    axis: int | None = None
+    """The element losses are averaged over this axis before the reduction (Keras's
+    ``axis``), so ``none`` returns one loss per sample; None: one loss per element."""
+    sample_weight: np.ndarray | None = None
+    """One weight per sample (per loss left after ``axis``), aligned with the leading axes:
+    its shape is a prefix of the per-sample shape, each entry weighing every loss under it."""
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """The shape of the unreduced loss: the input's, less ``axis``."""
+        shape = self.input.shape
+        if self.axis is None:
+            return shape
+        axis = self.axis % len(shape)
+        return shape[:axis] + shape[axis + 1 :]
+
+    def sample_weight_full(self) -> np.ndarray | None:
+        """``sample_weight`` broadcast to ``sample_shape`` (leading axes aligned)."""
+        if self.sample_weight is None:
+            return None
+        return leading_broadcast(self.sample_weight, self.sample_shape)
+
+
+def leading_broadcast(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``array`` broadcast to ``shape`` with its axes aligned to the leading ones (a weight of
+    shape (N,) over losses of shape (N, M)), where NumPy would align the trailing ones."""
+    expanded = array.reshape(array.shape + (1,) * (len(shape) - array.ndim))
+    return np.broadcast_to(expanded, shape)
 
 
 @dataclass(frozen=True)
@@ -142,6 +176,9 @@ class Conventions:
     these conventions (the Keras numpy backend)."""
     complement_in_dtype: bool = False
     """log(1 - p) is evaluated on 1 - p rounded to the input dtype, not as log1p(-p)."""
+    smoothed_target_in_dtype: bool = False
+    """With label smoothing, the smoothed target y (1 - s) + s / 2 is computed in the input
+    dtype (each operation rounded) before the loss sees it, as Keras's formula is written."""
     flush_subnormals: bool = False
     """Subnormal inputs read as zero and subnormal results are flushed to zero (FTZ/DAZ),
     subnormal in the float32 the CPU computes half precision in (see the reference)."""
@@ -172,6 +209,8 @@ class Conventions:
                 out.append(f"clip-gradient({self.clip_gradient})")
         if self.complement_in_dtype:
             out.append("complement-in-dtype")
+        if self.smoothed_target_in_dtype:
+            out.append("smoothed-target-in-dtype")
         if self.flush_subnormals:
             out.append("flush-subnormals")
         if self.grad_denominator_floor is not None:
@@ -208,6 +247,12 @@ class Adapter:
     """``_run`` returns (loss, d loss / d target) when ``call.grad`` is set and ``call.wrt``
     is "target"."""
     reductions: frozenset[str] = frozenset(REDUCTIONS)
+    supports_label_smoothing: bool = False
+    """The API takes ``label_smoothing`` (``Call.label_smoothing``)."""
+    supports_axis: bool = False
+    """The API averages the element losses over an ``axis`` of the caller's choice."""
+    supports_sample_weight: bool = False
+    """The API takes a per-sample ``sample_weight`` (``Call.sample_weight``)."""
     api: str = ""
     """The exact call a user writes, shown in reports."""
     extended: bool = False
@@ -296,6 +341,12 @@ class Adapter:
             return f"{self.api} has no pos_weight argument"
         if call.reduction not in self.reductions:
             return f"{self.api} has no reduction={call.reduction!r}"
+        if call.label_smoothing and not self.supports_label_smoothing:
+            return f"{self.api} has no label_smoothing argument"
+        if call.axis is not None and not self.supports_axis:
+            return f"{self.api} has no axis argument (it returns one loss per element)"
+        if call.sample_weight is not None and not self.supports_sample_weight:
+            return f"{self.api} has no per-sample sample_weight argument"
         if call.grad and call.wrt == "input" and not self.supports_grad:
             return f"{self.name} implements no gradient (supports_grad is False)"
         if call.grad and call.wrt == "target" and not self.supports_target_grad:

@@ -11,7 +11,10 @@ The function takes NumPy arrays already in the check's dtype (ml_dtypes for bflo
 returns the loss as anything NumPy can read. What it supports is read from its signature:
 a ``weight`` parameter means it takes per-element weights, ``pos_weight`` the logits
 form's positive weight, ``reduction`` that it computes every reduction it is asked for
-(``"none"``, ``"mean"``, ``"sum"``); without one, ``reductions`` says which it computes.
+(``"none"``, ``"mean"``, ``"sum"``; ``"weighted_mean"`` too where ``reductions`` lists it);
+without one, ``reductions`` says which it computes. ``label_smoothing``, ``axis`` and
+``sample_weight`` parameters take those options (see the case files' options), given only
+when a case sets them.
 ``grad=`` names a function with the same parameters returning d(loss)/d(input) (of the
 sum of the element losses, for ``none``), checked like every framework's gradient;
 ``target_grad=`` likewise d(loss)/d(target).
@@ -29,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from adapters.base import DTYPES, FORMS, REDUCTIONS, Adapter, Call, Conventions
+from adapters.base import ALL_REDUCTIONS, DTYPES, FORMS, REDUCTIONS, Adapter, Call, Conventions
 
 NO_CONVENTIONS = Conventions()
 
@@ -70,6 +73,9 @@ class FunctionAdapter(Adapter):
         self._dtypes = list(dtypes)
         self.supports_weight = "weight" in parameters
         self.supports_pos_weight = "pos_weight" in parameters
+        self.supports_label_smoothing = "label_smoothing" in parameters
+        self.supports_axis = "axis" in parameters
+        self.supports_sample_weight = "sample_weight" in parameters
         self.supports_grad = grad is not None
         self.supports_target_grad = target_grad is not None
         if result_dtype not in (None, "input"):
@@ -117,6 +123,12 @@ class FunctionAdapter(Adapter):
             options["weight"] = call.weight
         if call.pos_weight is not None:
             options["pos_weight"] = call.pos_weight
+        if call.label_smoothing:
+            options["label_smoothing"] = call.label_smoothing
+        if call.axis is not None:
+            options["axis"] = call.axis
+        if call.sample_weight is not None:
+            options["sample_weight"] = call.sample_weight
         with np.errstate(all="ignore"):  # log(0), 0 * inf: the value is what is judged
             value = self.function(call.input, call.target, **options)
             if not call.grad:
@@ -160,7 +172,7 @@ def _with_domain(conventions: Conventions, domain: str | None) -> Conventions:
 def _reductions(given: Iterable[str] | None, takes_reduction: bool, label: str) -> list[str]:
     if given is not None:
         chosen = list(given)
-        _check_choices("reductions", chosen, REDUCTIONS, label)
+        _check_choices("reductions", chosen, ALL_REDUCTIONS, label)
         if len(chosen) > 1 and not takes_reduction:
             raise FunctionAdapterError(
                 f"bce_adapter({label}): reductions={tuple(chosen)} but the function has no "

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from adapters import formulas
-from adapters.base import Adapter, Call, Conventions, Prepared, in_result_dtype
+from adapters.base import ALL_REDUCTIONS, Adapter, Call, Conventions, Prepared, in_result_dtype
 from adapters.compiled import CompiledMixin
 from adapters.snippets import keywords, optional, reduced
 
@@ -86,7 +86,29 @@ TF_LOGITS_CONVENTIONS = Conventions(
         f"{_DENORMAL} (CPU thread pools flush denormals)",
     ),
 )
-_KERAS_REDUCTION = {"none": None, "mean": "sum_over_batch_size", "sum": "sum"}
+_KERAS_LOSSES = "https://github.com/keras-team/keras/blob/master/keras/src/losses/losses.py"
+
+
+def smoothed_in_dtype(conventions: Conventions) -> Conventions:
+    """``conventions`` with Keras's label smoothing: the smoothed target is a tensor of the
+    prediction's dtype, computed by the formula its source writes."""
+    return replace(
+        conventions,
+        smoothed_target_in_dtype=True,
+        sources=(
+            *conventions.sources,
+            f"{_KERAS_LOSSES} binary_crossentropy: y_true = ops.cast(y_true, y_pred.dtype); "
+            "y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing",
+        ),
+    )
+
+
+_KERAS_REDUCTION = {
+    "none": None,
+    "mean": "sum_over_batch_size",
+    "sum": "sum",
+    "weighted_mean": "mean_with_sample_weight",
+}
 
 
 def _tensorflow() -> Any:
@@ -235,48 +257,97 @@ class _TensorflowAdapter(Adapter):
 
 class _KerasBinaryCrossentropy(_TensorflowAdapter):
     from_logits = False
+    reductions = frozenset(ALL_REDUCTIONS)
+    supports_label_smoothing = True
+    supports_axis = True
+    supports_sample_weight = True
 
     def device_unavailable(self, device: str) -> str | None:
         return _keras_backend_problem(_tensorflow()) or super().device_unavailable(device)
 
+    def unsupported(self, call: Call) -> str | None:
+        return _keras_weight_problem(self.api, call) or super().unsupported(call)
+
     def _loss(self, tf: Any, call: Call) -> Callable[[Any, Any], Any]:
         loss = tf.keras.losses.BinaryCrossentropy(
             from_logits=self.from_logits,
+            label_smoothing=call.label_smoothing,
+            axis=-1 if call.axis is None else call.axis,
             reduction=_KERAS_REDUCTION[call.reduction],
             dtype=call.dtype,
         )
-        weight = None
-        if call.weight is not None:
-            weight = tf.constant(np.broadcast_to(call.weight, call.input.shape))
-        return lambda x, y: loss(tf.expand_dims(y, -1), tf.expand_dims(x, -1), sample_weight=weight)
+        weights = keras_sample_weight(call)
+        weight = None if weights is None else tf.constant(weights)
+        if call.axis is None:  # a trailing axis of 1: the mean over it keeps each element
+            return lambda x, y: loss(
+                tf.expand_dims(y, -1), tf.expand_dims(x, -1), sample_weight=weight
+            )
+        return lambda x, y: loss(y, x, sample_weight=weight)
 
     def _imports(self) -> list[str]:
         pin = 'os.environ["KERAS_BACKEND"] = "tensorflow"  # tf.keras is Keras 3'
         return ["import os", "", pin, "import tensorflow as tf"]
 
     def _body(self, call: Call) -> list[str]:
-        if call.weight is not None:  # Keras aligns sample_weight with leading axes: broadcast
-            return ["    w_t = tensor(np.broadcast_to(w, x.shape))", *super()._body(call)]
-        return super()._body(call)
+        return [*keras_weight_source(call), *super()._body(call)]
 
     def _expression(self, call: Call) -> str:
         options = keywords(
             from_logits=str(self.from_logits),
+            label_smoothing=repr(call.label_smoothing) if call.label_smoothing else None,
+            axis=None if call.axis is None else repr(call.axis),
             reduction=repr(_KERAS_REDUCTION[call.reduction]),
             dtype=repr(call.dtype),
         )
-        weight = ", sample_weight=w_t" if call.weight is not None else ""
-        return (
-            f"tf.keras.losses.BinaryCrossentropy({options})"
-            f"(y_t[..., tf.newaxis], tf.expand_dims(x_t, -1){weight})"
+        weight = ", sample_weight=w_t" if keras_sample_weight(call) is not None else ""
+        arguments = (
+            "y_t, x_t"
+            if call.axis is not None
+            else ("y_t[..., tf.newaxis], tf.expand_dims(x_t, -1)")
         )
+        return f"tf.keras.losses.BinaryCrossentropy({options})({arguments}{weight})"
+
+
+def _keras_weight_problem(api: str, call: Call) -> str | None:
+    """Why a Keras loss or metric cannot take ``call``'s weights, or None."""
+    if call.axis is not None and call.weight is not None:
+        return (
+            f"{api} weighs the per-sample losses left after the axis, not elements: "
+            "give sample_weight"
+        )
+    return None
+
+
+def keras_sample_weight(call: Call) -> np.ndarray | None:
+    """The ``sample_weight`` a Keras loss or metric is given for ``call``: the case's
+    per-sample weight as the user writes it (Keras then aligns it as it does); a
+    per-element weight broadcast to the input's shape first, as the per-element losses
+    need (each element its own sample); both: their product, broadcast so."""
+    if call.weight is None:
+        return call.sample_weight
+    product = np.broadcast_to(call.weight, call.input.shape)
+    if call.sample_weight is not None:
+        product = product * call.sample_weight_full()  # in the dtype, as a user's product
+    return np.asarray(product, dtype=call.input.dtype)
+
+
+def keras_weight_source(call: Call) -> list[str]:
+    """The reproducer's line making ``w_t``, the ``sample_weight`` (see above)."""
+    if call.weight is None:
+        return [] if call.sample_weight is None else ["    w_t = tensor(sw)"]
+    if call.sample_weight is None:
+        return ["    w_t = tensor(np.broadcast_to(w, x.shape))  # one weight per element"]
+    return [
+        "    sw_full = sw.reshape(sw.shape + (1,) * (x.ndim - sw.ndim))  # leading axes",
+        "    w_t = tensor(np.broadcast_to(w, x.shape) * sw_full)",
+    ]
 
 
 class KerasBinaryCrossentropy(_KerasBinaryCrossentropy):
     name = "keras.losses.BinaryCrossentropy"
     api = "tf.keras.losses.BinaryCrossentropy(reduction=r, dtype=d)(y, p, sample_weight=w)"
     forms = frozenset({"probs"})
-    conventions = KERAS_PROBS_CONVENTIONS
+    conventions = smoothed_in_dtype(KERAS_PROBS_CONVENTIONS)
 
 
 class KerasBinaryCrossentropyFromLogits(_KerasBinaryCrossentropy):
@@ -284,7 +355,64 @@ class KerasBinaryCrossentropyFromLogits(_KerasBinaryCrossentropy):
     api = "tf.keras.losses.BinaryCrossentropy(from_logits=True, reduction=r)(y, x, sample_weight=w)"
     forms = frozenset({"logits"})
     from_logits = True
-    conventions = replace(TF_LOGITS_CONVENTIONS, documented_domain=KERAS_DOMAIN)
+    conventions = smoothed_in_dtype(replace(TF_LOGITS_CONVENTIONS, documented_domain=KERAS_DOMAIN))
+
+
+class KerasMetricBinaryCrossentropy(KerasBinaryCrossentropy):
+    """``keras.metrics.BinaryCrossentropy``: the same per-sample losses (its function is
+    ``keras.losses.binary_crossentropy``, axis -1), accumulated as a weighted mean, the
+    sum of the weighted losses over the sum of the weights (``keras.metrics.Mean``), so
+    its one reduction is ``weighted_mean``. A metric holds state, not a graph to
+    differentiate: no gradients."""
+
+    name = "keras.metrics.BinaryCrossentropy"
+    api = (
+        "m = tf.keras.metrics.BinaryCrossentropy(dtype=d); "
+        "m.update_state(y, p, sample_weight=w); m.result()"
+    )
+    reductions = frozenset({"weighted_mean"})
+    supports_axis = False
+    supports_grad = False
+    supports_target_grad = False
+
+    def _loss(self, tf: Any, call: Call) -> Callable[[Any, Any], Any]:
+        metric = tf.keras.metrics.BinaryCrossentropy(
+            from_logits=self.from_logits, label_smoothing=call.label_smoothing, dtype=call.dtype
+        )
+        weights = keras_sample_weight(call)
+        weight = None if weights is None else tf.constant(weights)
+
+        def result(x: Any, y: Any) -> Any:
+            metric.reset_state()  # each call is one evaluation, as a fresh metric's
+            metric.update_state(tf.expand_dims(y, -1), tf.expand_dims(x, -1), weight)
+            return metric.result()
+
+        return result
+
+    def _body(self, call: Call) -> list[str]:
+        options = keywords(
+            from_logits=str(self.from_logits),
+            label_smoothing=repr(call.label_smoothing) if call.label_smoothing else None,
+            dtype=repr(call.dtype),
+        )
+        weight = ", sample_weight=w_t" if keras_sample_weight(call) is not None else ""
+        return [
+            *keras_weight_source(call),
+            f"    metric = tf.keras.metrics.BinaryCrossentropy({options})",
+            f"    metric.update_state(y_t[..., tf.newaxis], tf.expand_dims(x_t, -1){weight})",
+            "    loss_t = metric.result()",
+        ]
+
+
+class KerasMetricBinaryCrossentropyFromLogits(KerasMetricBinaryCrossentropy):
+    name = "keras.metrics.BinaryCrossentropy.from_logits"
+    api = (
+        "m = tf.keras.metrics.BinaryCrossentropy(from_logits=True, dtype=d); "
+        "m.update_state(y, x, sample_weight=w); m.result()"
+    )
+    forms = frozenset({"logits"})
+    from_logits = True
+    conventions = KerasBinaryCrossentropyFromLogits.conventions
 
 
 class TfSigmoidCrossEntropyWithLogits(_TensorflowAdapter):
@@ -393,6 +521,8 @@ class XlaSigmoidCrossEntropyWithLogits(CompiledMixin, TfSigmoidCrossEntropyWithL
 ADAPTERS = (
     KerasBinaryCrossentropy(),
     KerasBinaryCrossentropyFromLogits(),
+    KerasMetricBinaryCrossentropy(),
+    KerasMetricBinaryCrossentropyFromLogits(),
     TfSigmoidCrossEntropyWithLogits(),
     TfWeightedCrossEntropyWithLogits(),
     XlaSigmoidCrossEntropyWithLogits(),

@@ -29,11 +29,14 @@ _REPR_LIMIT = 80
 
 
 def loss_shapes(call: Call) -> tuple[tuple[int, ...], ...]:
-    """The shapes the loss may have: () when reduced; for ``none``, the elements' (input and
+    """The shapes the loss may have: () when reduced; for ``none`` with an ``axis``, the
+    samples'; for ``none`` otherwise the elements' (input and
     target broadcast), and where the two shapes differ (a shape-mismatch case an API may
     compute through) also the input's or the target's, by the API's own shape rule."""
     if call.reduction != "none":
         return ((),)
+    if call.axis is not None:  # one loss per sample
+        return (call.sample_shape,)
     shapes = [call.input.shape, call.target.shape]
     with contextlib.suppress(ValueError):  # shapes that do not broadcast: one side's
         shapes.insert(0, np.broadcast_shapes(call.input.shape, call.target.shape))

@@ -22,6 +22,8 @@ EXPECTED = {
     "torch.nn.functional.binary_cross_entropy_with_logits",
     "keras.losses.BinaryCrossentropy",
     "keras.losses.BinaryCrossentropy.from_logits",
+    "keras.metrics.BinaryCrossentropy",
+    "keras.metrics.BinaryCrossentropy.from_logits",
     "tf.nn.sigmoid_cross_entropy_with_logits",
     "tf.nn.weighted_cross_entropy_with_logits",
     "optax.sigmoid_binary_cross_entropy",

@@ -1,6 +1,7 @@
 """Contracts: a rule can fail a check only when the adapter declares it. Correct BCE
 functions written here, independent of the suite's formulas (softplus on logits, xlogy and
-log1p on probabilities, in float64), declaring nothing, run through every shipped case file
+log1p on probabilities, in float64, with the Keras-style options: label smoothing, an axis,
+per-sample weights and the weighted mean), declaring nothing, run through every shipped case file
 with no fail and no error, each as a ``bce_adapter`` function, as an ``Adapter`` class and
 from an installed plug-in package; opting in to a result dtype or a range check makes a
 broken promise fail again, citing the declaration."""
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.special import log_expit, xlog1py, xlogy
 
-from adapters.base import Adapter, Call
+from adapters.base import ALL_REDUCTIONS, Adapter, Call
 from adapters.function import bce_adapter
 from conformance.application import RunSpec, run_conformance
 
@@ -52,9 +53,28 @@ def _log1p_probs(p, y):
 
 
 def _mean(elementwise):
-    def loss(x, y, reduction="mean"):
-        values = elementwise(x, y)
-        return {"none": values, "mean": np.mean(values), "sum": np.sum(values)}[reduction]
+    """The element losses with the Keras-style options: smoothed targets, the mean over
+    ``axis``, one weight per sample on the leading axes, then the reduction."""
+
+    def loss(x, y, reduction="mean", label_smoothing=0.0, axis=None, sample_weight=None):
+        x, y = _as64(x, y)
+        values = elementwise(x, y * (1 - label_smoothing) + label_smoothing / 2)
+        if axis is not None:
+            values = np.mean(values, axis=axis)
+        weights = np.ones(values.shape)
+        if sample_weight is not None:
+            given = np.asarray(sample_weight, dtype=np.float64)
+            leading = given.reshape(given.shape + (1,) * (values.ndim - given.ndim))
+            weights = np.broadcast_to(leading, values.shape)
+            values = np.where(weights == 0, 0.0, values * weights)  # 0 * inf: the limit 0
+        with np.errstate(all="ignore"):  # the mean of nothing, 0 / 0: NaN
+            reduced = {
+                "none": values,
+                "mean": np.sum(values) / values.size,
+                "sum": np.sum(values),
+                "weighted_mean": np.sum(values) / np.sum(weights),
+            }
+        return reduced[reduction]
 
     return loss
 
@@ -73,6 +93,8 @@ class MineAsClass(Adapter):
 
     framework = "numpy"
     supports_weight = False  # it takes no weight (the default says it does)
+    supports_label_smoothing = supports_axis = supports_sample_weight = True
+    reductions = frozenset(ALL_REDUCTIONS)
 
     def __init__(self, name: str, elementwise, form: str) -> None:
         self.name, self.elementwise, self.forms = name, elementwise, frozenset({form})
@@ -81,13 +103,21 @@ class MineAsClass(Adapter):
         return list(DTYPES)
 
     def _run(self, call: Call):
-        return _mean(self.elementwise)(call.input, call.target, call.reduction)
+        return _mean(self.elementwise)(
+            call.input,
+            call.target,
+            call.reduction,
+            call.label_smoothing,
+            call.axis,
+            call.sample_weight,
+        )
 
 
 ELEMENTWISE = {"softplus": (_softplus_logits, "logits"), "xlogy": (_xlogy_probs, "probs"),
                "log1p": (_log1p_probs, "probs")}  # fmt: skip
 CORRECT = [
-    *(bce_adapter(_mean(f), form=form, dtypes=DTYPES, name=f"mine.{name}")
+    *(bce_adapter(_mean(f), form=form, dtypes=DTYPES, name=f"mine.{name}",
+                  reductions=ALL_REDUCTIONS)
       for name, (f, form) in ELEMENTWISE.items()),
     *(MineAsClass(f"mine.class.{name}", f, form) for name, (f, form) in ELEMENTWISE.items()),
 ]  # fmt: skip
@@ -107,6 +137,8 @@ def verdicts(tmp_path_factory) -> dict[str, dict[str, int]]:
     for result in run.outcome.results:
         by = counts.setdefault(result.check.adapter.name, {})
         by[result.verdict.value] = by.get(result.verdict.value, 0) + 1
+        if result.check.case.file.endswith("keras-options.yaml") and result.verdict.value == "pass":
+            by["options passed"] = by.get("options passed", 0) + 1
         if result.verdict.value in ("fail", "error"):
             by.setdefault("examples", []).append(f"{result.check.id}: {result.judgement.detail}")
     return counts
@@ -116,6 +148,7 @@ def verdicts(tmp_path_factory) -> dict[str, dict[str, int]]:
 def test_correct_functions_that_declare_nothing_raise_no_alarm(verdicts, name):
     seen = verdicts[name]
     assert seen.get("pass", 0) > 100
+    assert seen.get("options passed", 0) > 20  # the options' cases ran, not skipped
     assert "fail" not in seen and "error" not in seen, seen.get("examples", [])[:10]
 
 

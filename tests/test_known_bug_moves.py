@@ -154,6 +154,8 @@ def _moved_case(check: Check, bug: KnownBug, folder: Path) -> Case | None:
             spec[name] = np.stack([values[name][met], values[name][met]]).tolist()
     if "expect" in check.case.spec:
         spec["expect"] = check.case.spec["expect"]
+    if check.case.label_smoothing:  # an option applies elementwise: it moves along
+        spec["label_smoothing"] = check.case.label_smoothing
     path = folder / "moved.yaml"
     path.write_text(yaml.safe_dump({"description": "A registered bug, moved.", "cases": [spec]}))
     cases, errors = load_cases([path])

@@ -28,6 +28,7 @@ import fastjsonschema
 import jsonschema
 import numpy as np
 
+from adapters.base import REDUCTIONS
 from conformance.engine import case_yaml
 from conformance.engine.dtypes import FloatFormat, float_format
 
@@ -35,8 +36,9 @@ CASES_DIR = Path(__file__).resolve().parents[2] / "cases"
 SCHEMA_PATH = Path(__file__).with_name("case.schema.json")
 """The case-file schema ships with the loader that enforces it (an installed wheel has no
 ``cases/`` folder beside it)."""
-ARRAY_FIELDS = ("input", "target", "weight", "pos_weight")
-ALL_REDUCTIONS = ("none", "mean", "sum")
+ARRAY_FIELDS = ("input", "target", "weight", "pos_weight", "sample_weight")
+DEFAULT_REDUCTIONS = REDUCTIONS
+"""What a case runs unless it lists ``reductions`` (``weighted_mean`` is asked for)."""
 
 MAX_ELEMENTS = 1_000_000
 """Values per array of a case. The reference costs ~40 us per element in mpmath, so this
@@ -93,6 +95,7 @@ class CaseArrays:
     target: np.ndarray
     weight: np.ndarray | None
     pos_weight: np.ndarray | None
+    sample_weight: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,6 +111,8 @@ class Case:
     published: Published | None
     tags: tuple[str, ...]
     spec: dict[str, Any] = field(repr=False)
+    label_smoothing: float = 0.0
+    axis: int | None = None
 
     def arrays(self, fmt: FloatFormat) -> CaseArrays:
         """The case's values for ``fmt`` (names resolved; not yet rounded)."""
@@ -369,9 +374,37 @@ def _semantic_problem(spec: dict[str, Any]) -> tuple[str, str] | None:
                     raise ValueError
             except ValueError:
                 return name, f"shape {shapes[name]} does not broadcast to input {shapes['input']}"
+    options = _options_problem(spec, shapes)
+    if options:
+        return options
     published = spec.get("expect", {}).get("published")
-    if published and published["reduction"] not in spec.get("reductions", ALL_REDUCTIONS):
+    if published and published["reduction"] not in spec.get("reductions", DEFAULT_REDUCTIONS):
         return "expect.published.reduction", "names a reduction the case does not run"
+    return None
+
+
+def _options_problem(
+    spec: dict[str, Any], shapes: dict[str, tuple[int, ...]]
+) -> tuple[str, str] | None:
+    """``axis`` names an axis of the input; ``sample_weight`` fits the per-sample losses."""
+    input_shape = shapes["input"]
+    sample_shape = input_shape
+    if "axis" in spec:
+        axis = spec["axis"]
+        if not -len(input_shape) <= axis < len(input_shape):
+            return "axis", f"axis {axis} is not an axis of input shape {input_shape}"
+        axis %= len(input_shape)
+        sample_shape = input_shape[:axis] + input_shape[axis + 1 :]
+    if "sample_weight" in shapes:
+        weight = shapes["sample_weight"]
+        leading = sample_shape[: len(weight)]
+        if len(weight) > len(sample_shape) or any(
+            w not in (1, s) for w, s in zip(weight, leading, strict=False)
+        ):
+            return "sample_weight", (
+                f"shape {weight} does not fit the per-sample losses of shape {sample_shape}: "
+                "it is aligned with their leading axes, each of size 1 or theirs"
+            )
     return None
 
 
@@ -383,12 +416,14 @@ def _build_case(file: str, stem: str, spec: dict[str, Any]) -> Case:
         file=file,
         description=spec["description"],
         form=spec["form"],
-        reductions=tuple(spec.get("reductions", ALL_REDUCTIONS)),
+        reductions=tuple(spec.get("reductions", DEFAULT_REDUCTIONS)),
         dtypes=tuple(spec["dtypes"]) if "dtypes" in spec else None,
         expect_error=expect.get("error"),
         published=Published(**published) if published else None,
         tags=tuple(spec.get("tags", ())),
         spec=spec,
+        label_smoothing=float(spec.get("label_smoothing", 0.0)),
+        axis=spec.get("axis"),
     )
 
 
@@ -469,4 +504,5 @@ def _materialise(case: Case, dtype: str) -> CaseArrays:
         target=arrays["target"],
         weight=arrays.get("weight"),
         pos_weight=arrays.get("pos_weight"),
+        sample_weight=arrays.get("sample_weight"),
     )

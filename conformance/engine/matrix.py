@@ -190,7 +190,7 @@ def overflow_reason(check: Check) -> str | None:
     """
     fmt = float_format(check.dtype)
     arrays = check.case.arrays(fmt)
-    for name in ("input", "target", "weight", "pos_weight"):
+    for name in ("input", "target", "weight", "pos_weight", "sample_weight"):
         values = getattr(arrays, name)
         if values is None:
             continue
@@ -208,6 +208,7 @@ def build_call(check: Check) -> tuple[Call, Inputs]:
     x, y = fmt.round(arrays.input), fmt.round(arrays.target)
     w = None if arrays.weight is None else fmt.round(arrays.weight)
     pw = None if arrays.pos_weight is None else fmt.round(arrays.pos_weight)
+    sw = None if arrays.sample_weight is None else fmt.round(arrays.sample_weight)
 
     def exact(a: np.ndarray | None) -> np.ndarray | None:
         if a is None:
@@ -225,7 +226,11 @@ def build_call(check: Check) -> tuple[Call, Inputs]:
         device=check.device,
         grad=check.grad,
         wrt=check.wrt,
+        label_smoothing=check.case.label_smoothing,
+        axis=check.case.axis,
+        sample_weight=sw,
     )
+    sample_weight = call.sample_weight_full()
     inputs = Inputs(
         form=check.case.form,
         dtype=check.dtype,
@@ -233,6 +238,9 @@ def build_call(check: Check) -> tuple[Call, Inputs]:
         y=y.astype(np.float64),
         weight=exact(w),
         pos_weight=exact(pw),
+        label_smoothing=call.label_smoothing,
+        axis=call.axis,
+        sample_weight=None if sample_weight is None else sample_weight.astype(np.float64),
     )
     return call, inputs
 
@@ -292,7 +300,7 @@ class Runner:
             adapter=adapter,
             outcome=outcome,
             expect_error=check.case.expect_error,
-            quantity=Quantity(check.reduction, check.grad, check.wrt),
+            quantity=judged_quantity(check),
             fmt=float_format(check.dtype),
             math_ref=lambda: self.references.get(inputs),
             convention_ref=lambda: self.references.get(inputs, adapter.conventions),
@@ -329,8 +337,14 @@ class Runner:
         references = [self.references.get(inputs)]
         if conventions.alters_values():
             references.append(self.references.get(inputs, conventions))
-        quantity = Quantity(check.reduction, check.grad, check.wrt)
+        quantity = judged_quantity(check)
         return meets(got, quantity, float_format(dtype), references)
+
+
+def judged_quantity(check: Check) -> Quantity:
+    """What the verdict compares for ``check``."""
+    per_sample = check.case.axis is not None
+    return Quantity(check.reduction, check.grad, check.wrt, per_sample=per_sample)
 
 
 def check_fields(check: Check) -> dict[str, str]:

@@ -38,19 +38,23 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, TypeAlias
 
 import mpmath
 import numpy as np
 
 from adapters.base import Conventions
+from conformance.engine import samples
 from conformance.engine.dtypes import FloatFormat, float_format
+from conformance.engine.samples import Samples
 from conformance.engine.tolerances import SIGMOID_ULPS
 
 if TYPE_CHECKING:
     from conformance.engine.reference_store import ReferenceStore
 
+Target: TypeAlias = "float | mpmath.mpf"
+"""A target as the element formulas take it: a float, or exact (a smoothed label)."""
 PRECISION_BITS = 128
 _CTX = mpmath.MPContext()
 _CTX.prec = PRECISION_BITS
@@ -75,11 +79,18 @@ class Inputs:
     y: np.ndarray
     weight: np.ndarray | None = None
     pos_weight: np.ndarray | None = None
+    label_smoothing: float = 0.0
+    """s: the target the loss sees is y (1 - s) + s / 2."""
+    axis: int | None = None
+    """The element losses are averaged over this axis (``samples.py``)."""
+    sample_weight: np.ndarray | None = None
+    """One weight per sample, broadcast to the per-sample shape (``samples.py``)."""
 
     def key(self, conventions: Conventions | None) -> str:
         digest = hashlib.sha256()
-        digest.update(f"{self.form}|{self.dtype}|{self.x.shape}|{conventions!r}".encode())
-        for arr in (self.x, self.y, self.weight, self.pos_weight):
+        options = f"{self.label_smoothing!r}|{self.axis!r}"
+        digest.update(f"{self.form}|{self.dtype}|{self.x.shape}|{options}|{conventions!r}".encode())
+        for arr in (self.x, self.y, self.weight, self.pos_weight, self.sample_weight):
             digest.update(b"-" if arr is None else np.ascontiguousarray(arr).tobytes())
         return digest.hexdigest()
 
@@ -127,6 +138,12 @@ class Reference:
     within its error budget (tolerances.SIGMOID_ULPS); None: no pipeline, no slack."""
     grad_slack: np.ndarray | None = None
     target_slack: np.ndarray | None = None
+    axis: int | None = None
+    """Keras's mean over an axis (``samples.py``); None: each element is a sample."""
+    sample_weight: np.ndarray | None = None
+    """Per-sample weights, broadcast to the per-sample shape."""
+    mean_weights: np.ndarray | None = None
+    """The per-sample weights a weighted mean divides by (None: all 1)."""
     _memo: dict[tuple[str, str], tuple[np.ndarray, ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -144,6 +161,15 @@ class Reference:
             self._memo[key] = arrays
         return self._memo[key]
 
+    @property
+    def samples(self) -> Samples:
+        return Samples(self.shape, self.axis, self.sample_weight, self.mean_weights)
+
+    def _grouped(self, reduction: str) -> bool:
+        """Whether a quantity goes through ``samples.py``: an axis, sample weights, or a
+        weighted mean; otherwise each element is its own sample (the plain formulas)."""
+        return not self.samples.trivial or reduction == "weighted_mean"
+
     def slack(self, reduction: str, grad: bool, wrt: str = "input") -> np.ndarray:
         """The reference's own width for a quantity: a value within this absolute distance
         of the reference is exact for some sigmoid within its budget (0 without one)."""
@@ -152,6 +178,8 @@ class Reference:
             per_element = self.target_slack if wrt == "target" else self.grad_slack
         if per_element is None:
             per_element = np.zeros(len(self.terms))
+        if self._grouped(reduction):
+            return self._grouped_slack(per_element, reduction, grad)
         n = max(len(self.terms), 1)
         if grad:
             return (per_element / n if reduction == "mean" else per_element).reshape(self.shape)
@@ -160,10 +188,28 @@ class Reference:
         total = float(np.sum(per_element))
         return np.array(total / n if reduction == "mean" else total)
 
+    def _grouped_slack(self, per_element: np.ndarray, reduction: str, grad: bool) -> np.ndarray:
+        """``slack`` through the samples: each element's slack times |its factor|."""
+        factors = np.abs([float(f) for f in self.samples.element_factors(_CTX, reduction)])
+        weighted = np.where(per_element == 0, 0.0, per_element * factors)
+        if grad:
+            return weighted.reshape(self.shape)
+        if reduction == "none":
+            per_sample = self.samples.per_sample(_CTX, [_CTX.mpf(float(v)) for v in weighted])
+            return np.array([float(v) for v in per_sample]).reshape(self.samples.sample_shape)
+        return np.array(float(np.sum(weighted)))
+
     def elementwise(self) -> tuple[np.ndarray, np.ndarray]:
+        """The unreduced loss: one per element, or with an axis one per sample."""
         return self._remember("elementwise", "none", self._elementwise)  # type: ignore[return-value]
 
     def _elementwise(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._grouped("none"):
+            per_sample = self.samples.per_sample(_CTX, self.terms)
+            values = tuple(_flush_result(v, self.flush_below) for v in per_sample)
+            hi, lo = _split(values)
+            shape = self.samples.sample_shape
+            return hi.reshape(shape), lo.reshape(shape)
         hi, lo = _split(self.terms)
         return hi.reshape(self.shape), lo.reshape(self.shape)
 
@@ -172,8 +218,11 @@ class Reference:
         return self._remember("reduced", reduction, lambda: self._reduced(reduction))  # type: ignore[return-value]
 
     def _reduced(self, reduction: str) -> tuple[np.ndarray, np.ndarray]:
-        total = _CTX.fsum(self.terms) if self.terms else _ZERO
-        if reduction == "mean":
+        if self._grouped(reduction):
+            total = samples.reduce(_CTX, self.samples, self.terms, reduction)
+        else:
+            total = _CTX.fsum(self.terms) if self.terms else _ZERO
+        if reduction == "mean" and not self._grouped(reduction):
             total = total / len(self.terms) if self.terms else _NAN
         hi, lo = _split((_flush_result(total, self.flush_below),))
         return hi.reshape(()), lo.reshape(())
@@ -188,11 +237,29 @@ class Reference:
 
     def _target_gradient(self, reduction: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(self.target_grads)
-        scale = _ONE / n if reduction == "mean" and n else _ONE
-        values = tuple(_flush_result(g * scale, self.flush_below) for g in self.target_grads)
+        scales = self._scales(reduction, n)
+        values = tuple(
+            _flush_result(_times(f, g), self.flush_below)
+            for f, g in zip(scales, self.target_grads, strict=True)
+        )
         hi, lo = _split(values)
-        terms = np.zeros(n) if self.target_terms is None else self.target_terms * float(scale)
+        sizes = self._sizes(scales)
+        terms = np.zeros(n) if self.target_terms is None else self.target_terms * sizes
         return hi.reshape(self.shape), lo.reshape(self.shape), terms.reshape(self.shape)
+
+    @staticmethod
+    def _sizes(scales: list[mpmath.mpf]) -> np.ndarray | float:
+        """|scale| per element as float64 (one number when all are the same object)."""
+        if scales and all(f is scales[0] for f in scales):
+            return abs(float(scales[0]))
+        return np.abs(np.array([float(f) for f in scales], dtype=np.float64))
+
+    def _scales(self, reduction: str, n: int) -> list[mpmath.mpf]:
+        """d(result)/d(element loss) per element: 1/n for a plain mean, 1 for sum and none,
+        else the samples' factors."""
+        if self._grouped(reduction):
+            return self.samples.element_factors(_CTX, reduction)
+        return [_ONE / n if reduction == "mean" and n else _ONE] * n
 
     def gradient(self, reduction: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """d(reduced loss)/d(input): (hi, lo, the scale its error is measured at), each
@@ -201,9 +268,14 @@ class Reference:
         return self._remember("gradient", reduction, lambda: self._gradient(reduction))  # type: ignore[return-value]
 
     def _gradient(self, reduction: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        scale = _ONE / len(self.grads) if reduction == "mean" and self.grads else _ONE
-        hi, lo = _split(tuple(_flush_result(g * scale, self.flush_below) for g in self.grads))
-        magnitudes = self.grad_terms * float(scale)
+        scales = self._scales(reduction, len(self.grads))
+        hi, lo = _split(
+            tuple(
+                _flush_result(_times(f, g), self.flush_below)
+                for f, g in zip(scales, self.grads, strict=True)
+            )
+        )
+        magnitudes = self.grad_terms * self._sizes(scales)
         if self.single_term is not None:
             relative = self.single_term & (np.abs(hi) >= self.smallest_normal)
             magnitudes = np.where(relative, 0.0, magnitudes)
@@ -266,11 +338,20 @@ def compute(inputs: Inputs, conventions: Conventions | None = None) -> Reference
     terms, grads, target_grads = [], [], []
     grad_terms, loss_slack, grad_slack = np.empty(x.size), np.zeros(x.size), np.zeros(x.size)
     target_terms, target_slack = np.empty(x.size), np.zeros(x.size)
+    smoothing = inputs.label_smoothing
+    targets = [_smoothed(float(t), smoothing, fmt, conv, conventions is not None) for t in y]
+    single_term = np.array([t == 0 or t == 1 for t in targets], dtype=bool)
+    # d(smoothed target)/d(target) = 1 - s: the target gradient's chain-rule factor
+    through_smoothing = _ONE - _CTX.mpf(smoothing)
     for i in range(x.size):
         pw_i = 1.0 if pw is None else float(pw[i])
-        e = evaluate(float(x[i]), float(y[i]), pw_i, fmt, conv, conventions is not None)
+        e = evaluate(float(x[i]), targets[i], pw_i, fmt, conv, conventions is not None)
         loss, grad, size = e.loss, e.grad, e.grad_terms
         target_grad, target_size = e.target_grad, e.target_terms
+        if smoothing:
+            target_grad = _times(through_smoothing, target_grad)
+            target_size = _times(through_smoothing, target_size)
+            e = replace(e, target_slack=e.target_slack * (1.0 - smoothing))
         weight_size = 1.0
         if w is not None:
             weight = _CTX.mpf(float(w[i]))
@@ -293,14 +374,42 @@ def compute(inputs: Inputs, conventions: Conventions | None = None) -> Reference
         grad_terms,
         inputs.x.shape,
         flush_below,
-        single_term=(y == 0) | (y == 1),
+        single_term=single_term,
         smallest_normal=fmt.smallest_normal,
         target_grads=tuple(target_grads),
         target_terms=target_terms,
         loss_slack=loss_slack if pipeline else None,
         grad_slack=grad_slack if pipeline else None,
         target_slack=target_slack if pipeline else None,
+        axis=None if inputs.axis is None else inputs.axis % inputs.x.ndim,
+        sample_weight=inputs.sample_weight,
+        mean_weights=_mean_weights(inputs),
     )
+
+
+def _smoothed(
+    y: float, smoothing: float, fmt: FloatFormat, conv: Conventions, as_framework: bool
+) -> Target:
+    """The target the loss sees: y (1 - s) + s / 2, exactly; with the convention
+    ``smoothed_target_in_dtype``, as Keras writes it, ``y * (1.0 - s) + 0.5 * s`` with each
+    operation rounded to the dtype (the Python floats 1 - s and s / 2 converted first)."""
+    if not smoothing or np.isnan(y):
+        return y
+    if as_framework and conv.smoothed_target_in_dtype:
+        r = fmt.round
+        scaled = r(r(np.float64(y)) * r(np.float64(1.0 - smoothing)))
+        return float(r(scaled + r(np.float64(0.5 * smoothing))))
+    s = _CTX.mpf(smoothing)
+    return _CTX.mpf(y) * (_ONE - s) + s / 2
+
+
+def _mean_weights(inputs: Inputs) -> np.ndarray | None:
+    """The weight each sample carries in a weighted mean (``samples.py``): its sample
+    weight, times its element weight when every element is a sample."""
+    weights = inputs.sample_weight
+    if inputs.axis is None and inputs.weight is not None:
+        weights = inputs.weight if weights is None else weights * inputs.weight
+    return weights
 
 
 def _times_slack(weight: float, slack: float) -> float:
@@ -329,16 +438,16 @@ def _flush_threshold(fmt: FloatFormat) -> float:
     return min(fmt.smallest_normal, _FLOAT32_SMALLEST_NORMAL)
 
 
-def _flush(v: float, fmt: FloatFormat, conv: Conventions) -> float:
+def _flush(v: Target, fmt: FloatFormat, conv: Conventions) -> Target:
     if conv.flush_subnormals and v != 0 and abs(v) < _flush_threshold(fmt):
         return 0.0
     return v
 
 
 def _probs_element(
-    p: float, y: float, _pw: float, fmt: FloatFormat, conv: Conventions, as_framework: bool
+    p: float, y: Target, _pw: float, fmt: FloatFormat, conv: Conventions, as_framework: bool
 ) -> Element:
-    if np.isnan(p) or np.isnan(y):
+    if np.isnan(p) or _CTX.isnan(y):
         # an inclusive clip passes no gradient to a NaN prediction (it is not in the range)
         masked = conv.prob_clip is not None and conv.clip_gradient == "inclusive" and np.isnan(p)
         target_only = _target_terms_only(_probs_element, p, y, _pw, fmt, conv, as_framework)
@@ -385,7 +494,7 @@ def _probs_element(
 def _target_terms_only(
     evaluate: Callable[..., Element],
     v: float,
-    y: float,
+    y: Target,
     pw: float,
     fmt: FloatFormat,
     conv: Conventions,
@@ -441,9 +550,9 @@ def _softplus_and_sigmoid(x: float) -> tuple[mpmath.mpf, mpmath.mpf, mpmath.mpf,
 
 
 def _logits_element(
-    x: float, y: float, pw: float, fmt: FloatFormat, conv: Conventions, as_framework: bool
+    x: float, y: Target, pw: float, fmt: FloatFormat, conv: Conventions, as_framework: bool
 ) -> Element:
-    if np.isnan(x) or np.isnan(y) or np.isnan(pw):
+    if np.isnan(x) or _CTX.isnan(y) or np.isnan(pw):
         target_only = _target_terms_only(_logits_element, x, y, pw, fmt, conv, as_framework)
         return Element(_NAN, _NAN, _NAN, *target_only)
     x = _flush(x, fmt, conv)
@@ -461,7 +570,7 @@ def _logits_element(
 
 
 def _through_sigmoid(
-    sigmoid: float, y: float, pw: float, fmt: FloatFormat, conv: Conventions, as_framework: bool
+    sigmoid: float, y: Target, pw: float, fmt: FloatFormat, conv: Conventions, as_framework: bool
 ) -> Element:
     """A pipeline: p = sigmoid(x) in the dtype, then the probability formula with the
     conventions; dp/dx = p (1 - p) on that rounded p, the sigmoid backward PyTorch
@@ -486,7 +595,7 @@ def _through_sigmoid(
 
 
 def _chain_sigmoid(
-    p: float, y: float, pw: float, fmt: FloatFormat, conv: Conventions, as_framework: bool
+    p: float, y: Target, pw: float, fmt: FloatFormat, conv: Conventions, as_framework: bool
 ) -> Element:
     """The probability formula at the pipeline's p, its gradient times p (1 - p)."""
     e = _probs_element(p, y, pw, fmt, conv, as_framework)

@@ -26,7 +26,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from conformance.engine import dtypes, reference, tolerances
+from conformance.engine import dtypes, reference, samples, tolerances
 
 _FIELDS_MPF = ("terms", "grads", "target_grads")
 _FIELDS_ARRAY = (
@@ -36,6 +36,8 @@ _FIELDS_ARRAY = (
     "loss_slack",
     "grad_slack",
     "target_slack",
+    "sample_weight",
+    "mean_weights",
 )
 _TIMEOUT_S = 30.0
 """How long a writer waits for another process's write to finish before giving up on
@@ -45,7 +47,7 @@ storing (the reference is still returned; only its reuse is lost)."""
 def code_fingerprint() -> str:
     """A hash of the source that computes references and of mpmath's version."""
     digest = hashlib.sha256(mpmath.__version__.encode())
-    for module in (reference, tolerances, dtypes):
+    for module in (reference, samples, tolerances, dtypes):
         digest.update(Path(module.__file__ or "").read_bytes())
     return digest.hexdigest()[:16]
 
@@ -55,6 +57,7 @@ def _encode(ref: reference.Reference) -> str:
         "shape": list(ref.shape),
         "flush_below": ref.flush_below,
         "smallest_normal": ref.smallest_normal,
+        "axis": ref.axis,
     }
     for name in _FIELDS_MPF:
         record[name] = [[s, hex(m), e, b] for s, m, e, b in (v._mpf_ for v in getattr(ref, name))]
@@ -71,6 +74,7 @@ def _decode(text: str) -> reference.Reference:
         "shape": tuple(record["shape"]),
         "flush_below": record["flush_below"],
         "smallest_normal": record["smallest_normal"],
+        "axis": record["axis"],
     }
     for name in _FIELDS_MPF:
         fields[name] = tuple(ctx.make_mpf((s, int(m, 16), e, b)) for s, m, e, b in record[name])

@@ -26,6 +26,18 @@ this worst case is a bound. Dividing by n for mean is one more correctly rounded
 (n < 2**24 is exact). The measured error is always reported next to the bound, so a report
 shows how much of the budget an implementation uses.
 
+Options (Keras's ``axis``, per-sample weights, the weighted mean): a per-sample loss is the
+mean of the m element losses along the axis times the sample weight v: the sum of m
+non-negative terms (m - 1), the division by m and the product by v (one correctly rounded
+operation each) on top of the elements' 2 * ELEMENT_ULPS. Summing the samples adds the
+rest of the n - 1 of the whole sum, so a reduced loss over an axis gets the reduction's
+bound plus those 2 operations. The weighted mean divides by the sum of the weights, which
+is exact for the weights the cases give (small integers and halves: a sum of few exact
+binary numbers) and one more rounding otherwise, counted like the mean's division. The
+bounds assume terms of one sign, which zero and positive weights give, and weights all
+negative too; the cases do not mix signs within one reduction. Without an axis a sample
+weight is one more product in the element's budget (about seven roundings, under 8).
+
 Gradients: GRAD_ULPS = 8 ULPs of the size of the difference's terms.
 
 Unlike the loss, the gradient is a genuine difference, and every framework computes it the
@@ -56,9 +68,19 @@ ELEMENT_ULPS = 8.0
 GRAD_ULPS = 8.0
 
 
-def reduction_tolerance(n: int, reduction: str) -> float:
-    """Allowed error of a sum or mean of ``n`` non-negative terms, in ULPs of the dtype."""
-    return 2 * ELEMENT_ULPS + max(n - 1, 0) + (1.0 if reduction == "mean" else 0.0)
+def reduction_tolerance(n: int, reduction: str, grouped: bool = False) -> float:
+    """Allowed error of a sum or mean of ``n`` non-negative terms, in ULPs of the dtype;
+    ``grouped``: averaged over an axis into per-sample losses first (see below)."""
+    divides = reduction in ("mean", "weighted_mean")
+    return 2 * ELEMENT_ULPS + max(n - 1, 0) + (1.0 if divides else 0.0) + (2.0 if grouped else 0.0)
+
+
+def sample_tolerance(axis_length: int) -> float:
+    """Allowed error of one unreduced loss: an element's, or with an axis of more than one
+    element the mean of ``axis_length`` terms times the sample weight."""
+    if axis_length <= 1:
+        return ELEMENT_ULPS
+    return reduction_tolerance(axis_length, "mean") + 1.0
 
 
 SIGMOID_ULPS = 2

@@ -39,7 +39,11 @@ from conformance.engine import evidence
 from conformance.engine.comparison import Comparison, compare
 from conformance.engine.dtypes import FloatFormat
 from conformance.engine.reference import Inputs, Reference
-from conformance.engine.tolerances import ELEMENT_ULPS, GRAD_ULPS, reduction_tolerance
+from conformance.engine.tolerances import (
+    GRAD_ULPS,
+    reduction_tolerance,
+    sample_tolerance,
+)
 
 
 class Verdict(str, Enum):
@@ -77,11 +81,13 @@ class Quantity:
     reduction: str
     grad: bool
     wrt: str = "input"
+    per_sample: bool = False
+    """The unreduced loss has one value per sample (an ``axis`` averaged away)."""
 
     @property
     def elementwise(self) -> bool:
         """Each compared value belongs to one input element (every gradient does)."""
-        return self.grad or self.reduction == "none"
+        return self.grad or (self.reduction == "none" and not self.per_sample)
 
     def expected(
         self, ref: Reference
@@ -93,11 +99,13 @@ class Quantity:
             gradient = ref.target_gradient if self.wrt == "target" else ref.gradient
             hi, lo, terms = gradient(self.reduction)
             return hi, lo, GRAD_ULPS, terms, slack
+        axis_length = ref.samples.axis_length
         if self.reduction == "none":
             hi, lo = ref.elementwise()
-            return hi, lo, ELEMENT_ULPS, None, slack
+            return hi, lo, sample_tolerance(axis_length), None, slack
         hi, lo = ref.reduced(self.reduction)
-        return hi, lo, reduction_tolerance(len(ref.terms), self.reduction), None, slack
+        tolerance = reduction_tolerance(len(ref.terms), self.reduction, grouped=axis_length > 1)
+        return hi, lo, tolerance, None, slack
 
 
 def _compare(

@@ -105,7 +105,13 @@ class Reproducers:
             return None
         call, _ = build_call(check)
         indices = _shown_indices(record)
-        minimal = bool(indices) and check.reduction == "none" and check.case.expect_error is None
+        minimal = (
+            bool(indices)
+            and check.reduction == "none"
+            and check.case.expect_error is None
+            and call.axis is None  # elements grouped into samples stay together
+            and call.sample_weight is None
+        )
         if minimal:
             call = _subset(call, indices)
         source = check.adapter.reproducer(call)
@@ -137,7 +143,7 @@ class Reproducers:
                          f"{values['compared']}")  # fmt: skip
         lines += ["import numpy as np", "", f"# {check.dtype} values, written exactly"]
         for name, array in (("x", call.input), ("y", call.target), ("w", call.weight),
-                            ("pw", call.pos_weight)):  # fmt: skip
+                            ("pw", call.pos_weight), ("sw", call.sample_weight)):  # fmt: skip
             if array is not None:
                 lines.append(f"{name} = {_array_literal(array)}")
         lines += ["", source, ""]
