@@ -82,6 +82,10 @@ class Call:
     wrt: Wrt = "input"
     """What ``grad`` differentiates with respect to: the input, or the target (soft labels
     and distillation train through it)."""
+    order: int = 1
+    """With ``grad`` and ``wrt`` "input": 1, the gradient; 2, the second derivative of each
+    element's loss with respect to its own input (the Hessian's diagonal: BCE is a sum of
+    per-element terms, so the Hessian of the sum, or mean, is diagonal)."""
     label_smoothing: float = 0.0
     """Targets squeezed towards 0.5 before the loss: y (1 - s) + s / 2 (Keras)."""
     axis: int | None = None
@@ -247,6 +251,8 @@ class Adapter:
     """``_run`` returns (loss, d loss / d target) when ``call.grad`` is set and ``call.wrt``
     is "target"."""
     reductions: frozenset[str] = frozenset(REDUCTIONS)
+    supports_second_grad: bool = False
+    """``_run`` returns (loss, d2 loss / d input2) when ``call.order`` is 2 (double backward)."""
     supports_label_smoothing: bool = False
     """The API takes ``label_smoothing`` (``Call.label_smoothing``)."""
     supports_axis: bool = False
@@ -351,6 +357,8 @@ class Adapter:
             return f"{self.name} implements no gradient (supports_grad is False)"
         if call.grad and call.wrt == "target" and not self.supports_target_grad:
             return f"{self.name} implements no gradient with respect to the target"
+        if call.grad and call.order == 2 and not self.supports_second_grad:
+            return f"{self.name} implements no second derivative (double backward)"
         return None
 
     def run(self, call: Call) -> Outcome:

@@ -128,7 +128,7 @@ class _JaxAdapter(Adapter):
             return None if array is None else jax.device_put(jnp.asarray(array), device)
 
         args = (put(call.input), put(call.target), put(call.weight))
-        function = self._function(call.reduction, call.grad, call.wrt)
+        function = self._function(call.reduction, call.grad, call.wrt, call.order)
 
         def execute() -> Any:  # JAX dispatches asynchronously: wait for the values
             return jax.block_until_ready(function(*args))
@@ -139,10 +139,11 @@ class _JaxAdapter(Adapter):
 
         return Prepared(execute, results)
 
-    def _function(self, reduction: str, grad: bool, wrt: str) -> Any:
-        """(x, y, w) -> (loss, d sum(loss) / dx (or / dy, for ``wrt`` "target") or None).
-        One jax.vjp gives both from a single trace: eager jax.grad traces on every call
-        (measured ~40 ms a check)."""
+    def _function(self, reduction: str, grad: bool, wrt: str, order: int = 1) -> Any:
+        """(x, y, w) -> (loss, d sum(loss) / dx (or / dy, for ``wrt`` "target"; for
+        ``order`` 2 the second derivative, the Hessian's diagonal) or None). One jax.vjp
+        gives both from a single trace: eager jax.grad traces on every call (measured
+        ~40 ms a check)."""
         jax = _jax()
         import jax.numpy as jnp
 
@@ -150,9 +151,16 @@ class _JaxAdapter(Adapter):
             loss = formulas.weighted(self._elementwise(x, y), w)
             return formulas.reduce(loss, reduction, jnp.mean, jnp.sum)
 
+        def first_derivative(v: Any, y: Any, w: Any) -> Any:
+            value, pullback = jax.vjp(lambda u: loss_fn(u, y, w), v)
+            return pullback(jnp.ones_like(value))[0]
+
         def value_and_grad(x: Any, y: Any, w: Any) -> tuple[Any, Any]:
             if not grad:
                 return loss_fn(x, y, w), None
+            if order == 2:  # the Hessian is diagonal: d(sum of the gradient)/dx is its diagonal
+                _, pullback = jax.vjp(lambda v: first_derivative(v, y, w), x)
+                return loss_fn(x, y, w), pullback(jnp.ones_like(x))[0]
             if wrt == "target":
                 value, pullback = jax.vjp(lambda v: loss_fn(x, v, w), y)
             else:
@@ -192,7 +200,20 @@ class _JaxAdapter(Adapter):
             f"    return {reduced(loss, call.reduction, 'jnp.mean', 'jnp.sum')}",
             "",
         ]
-        if call.grad:
+        if call.grad and call.order == 2:
+            lines += [
+                "def first(v):",
+                "    loss_j, pullback = jax.vjp(lambda u: loss_fn(u, y_j, w_j), v)",
+                "    return pullback(jnp.ones_like(loss_j))[0]",
+                "",
+                "def value_and_second(x_j, y_j, w_j):  # the Hessian's diagonal",
+                "    _, pullback = jax.vjp(first, x_j)",
+                "    return loss_fn(x_j, y_j, w_j), pullback(jnp.ones_like(x_j))[0]",
+                "",
+                f"loss_j, grad_j = {jit}(value_and_second)(x_j, y_j, w_j)",
+                "grad = np.asarray(grad_j, dtype=np.float64)",
+            ]
+        elif call.grad:
             of = (
                 "loss_fn(x_j, v, w_j), y_j" if call.wrt == "target" else "loss_fn(v, y_j, w_j), x_j"
             )
@@ -222,6 +243,7 @@ class OptaxSigmoidBinaryCrossEntropy(_JaxAdapter):
     api = "jnp.mean(optax.sigmoid_binary_cross_entropy(x, y))"
     forms = frozenset({"logits"})
     supports_weight = False
+    supports_second_grad = True
     conventions = Conventions(
         flush_subnormals=True,
         documented_domain="https://optax.readthedocs.io/en/latest/api/losses.html"
@@ -274,9 +296,9 @@ class JitMixin(CompiledMixin):
     def cache_generation(self) -> int:
         return MEMORY.generation
 
-    def _function(self, reduction: str, grad: bool, wrt: str) -> Any:
+    def _function(self, reduction: str, grad: bool, wrt: str, order: int = 1) -> Any:
         eager = super()._function  # type: ignore[misc]
-        key = (reduction, grad, wrt)
+        key = (reduction, grad, wrt, order)
         return self.compiled(key, lambda: _jax().jit(eager(*key)))
 
 

@@ -30,6 +30,7 @@ Keras specifics the adapter translates, as a user would:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -201,12 +202,19 @@ class _TensorflowAdapter(Adapter):
         wrt = y if call.wrt == "target" else x
         synchronize = _synchronizer(tf, call)
 
+        second = call.grad and call.order == 2
+
         def execute() -> tuple[Any, Any]:
             with tf.device(device):
-                with tf.GradientTape() as tape:  # recorded for values too, as in training
-                    tape.watch(wrt)
-                    loss = loss_of(x, y)
-                grad = tape.gradient(loss, wrt) if call.grad else None  # of the sum
+                with tf.GradientTape() if second else contextlib.nullcontext() as outer:
+                    if outer is not None:  # double backward: the tape over the gradient
+                        outer.watch(wrt)
+                    with tf.GradientTape() as tape:  # recorded for values too, as in training
+                        tape.watch(wrt)
+                        loss = loss_of(x, y)
+                    grad = tape.gradient(loss, wrt) if call.grad else None  # of the sum
+                if outer is not None:  # the Hessian is diagonal: d(sum of grad)/dx is it
+                    grad = outer.gradient(grad, wrt)
             if call.grad and grad is None:
                 raise RuntimeError(f"tf.GradientTape returned no gradient for the {call.wrt}")
             synchronize()
@@ -247,6 +255,14 @@ class _TensorflowAdapter(Adapter):
             f"        tape.watch({_watched(call)})",
             f"        loss_t = {self._expression(call)}",
         ]
+        if call.grad and call.order == 2:  # the Hessian is diagonal: d(sum of grad)/dx
+            return [
+                "    with tf.GradientTape() as outer:",
+                "        outer.watch(x_t)",
+                *("    " + line for line in lines),
+                "        grad_t = tape.gradient(loss_t, x_t)",
+                "    grad_t = outer.gradient(grad_t, x_t)",
+            ]
         return lines + (
             [f"    grad_t = tape.gradient(loss_t, {_watched(call)})"] if call.grad else []
         )
@@ -300,12 +316,15 @@ class _KerasBinaryCrossentropy(_TensorflowAdapter):
             dtype=repr(call.dtype),
         )
         weight = ", sample_weight=w_t" if keras_sample_weight(call) is not None else ""
-        arguments = (
-            "y_t, x_t"
-            if call.axis is not None
-            else ("y_t[..., tf.newaxis], tf.expand_dims(x_t, -1)")
-        )
-        return f"tf.keras.losses.BinaryCrossentropy({options})({arguments}{weight})"
+        return f"tf.keras.losses.BinaryCrossentropy({options})({_keras_arguments(call)}{weight})"
+
+
+def _keras_arguments(call: Call) -> str:
+    """(y, x) as the reproducer passes them: as they are with an axis; without one, with a
+    trailing axis of 1 added, whose mean keeps each element its own loss."""
+    if call.axis is not None:
+        return "y_t, x_t"
+    return "y_t[..., tf.newaxis], tf.expand_dims(x_t, -1)"
 
 
 def _keras_weight_problem(api: str, call: Call) -> str | None:
@@ -355,6 +374,7 @@ class KerasBinaryCrossentropyFromLogits(_KerasBinaryCrossentropy):
     api = "tf.keras.losses.BinaryCrossentropy(from_logits=True, reduction=r)(y, x, sample_weight=w)"
     forms = frozenset({"logits"})
     from_logits = True
+    supports_second_grad = True
     conventions = smoothed_in_dtype(replace(TF_LOGITS_CONVENTIONS, documented_domain=KERAS_DOMAIN))
 
 
@@ -371,9 +391,13 @@ class KerasMetricBinaryCrossentropy(KerasBinaryCrossentropy):
         "m.update_state(y, p, sample_weight=w); m.result()"
     )
     reductions = frozenset({"weighted_mean"})
-    supports_axis = False
     supports_grad = False
     supports_target_grad = False
+
+    def unsupported(self, call: Call) -> str | None:
+        if call.axis is not None and call.axis % call.input.ndim != call.input.ndim - 1:
+            return f"{self.api} averages over the last axis only (it has no axis argument)"
+        return super().unsupported(call)
 
     def _loss(self, tf: Any, call: Call) -> Callable[[Any, Any], Any]:
         metric = tf.keras.metrics.BinaryCrossentropy(
@@ -381,10 +405,14 @@ class KerasMetricBinaryCrossentropy(KerasBinaryCrossentropy):
         )
         weights = keras_sample_weight(call)
         weight = None if weights is None else tf.constant(weights)
+        last_axis = call.axis is not None  # its own mean over the last axis, else per element
 
         def result(x: Any, y: Any) -> Any:
             metric.reset_state()  # each call is one evaluation, as a fresh metric's
-            metric.update_state(tf.expand_dims(y, -1), tf.expand_dims(x, -1), weight)
+            if last_axis:
+                metric.update_state(y, x, weight)
+            else:
+                metric.update_state(tf.expand_dims(y, -1), tf.expand_dims(x, -1), weight)
             return metric.result()
 
         return result
@@ -399,7 +427,7 @@ class KerasMetricBinaryCrossentropy(KerasBinaryCrossentropy):
         return [
             *keras_weight_source(call),
             f"    metric = tf.keras.metrics.BinaryCrossentropy({options})",
-            f"    metric.update_state(y_t[..., tf.newaxis], tf.expand_dims(x_t, -1){weight})",
+            f"    metric.update_state({_keras_arguments(call)}{weight})",
             "    loss_t = metric.result()",
         ]
 
@@ -420,6 +448,7 @@ class TfSigmoidCrossEntropyWithLogits(_TensorflowAdapter):
     api = "tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=x))"
     forms = frozenset({"logits"})
     supports_weight = False
+    supports_second_grad = True
     conventions = TF_LOGITS_CONVENTIONS
     shape_rule = "equal"
     shape_rule_source = _TF_SHAPES
@@ -442,6 +471,7 @@ class TfWeightedCrossEntropyWithLogits(_TensorflowAdapter):
     forms = frozenset({"logits"})
     supports_weight = False
     supports_pos_weight = True
+    supports_second_grad = True
     conventions = TF_LOGITS_CONVENTIONS
     shape_rule = "equal"
     shape_rule_source = _TF_SHAPES
@@ -475,6 +505,7 @@ class XlaSigmoidCrossEntropyWithLogits(CompiledMixin, TfSigmoidCrossEntropyWithL
 
     name = "tf.function(jit_compile=True)(tf.nn.sigmoid_cross_entropy_with_logits)"
     api = "tf.function(jit_compile=True)(lambda x, y: tf.reduce_mean(tf.nn.sigmoid_..."
+    supports_second_grad = False  # its compiled function returns the first derivative
 
     def prepare(self, call: Call) -> Prepared:
         tf = _tensorflow()

@@ -123,7 +123,12 @@ class _TorchAdapter(Adapter):
                 loss = loss_of(x, y)
                 grad = None
                 if call.grad:
-                    (grad,) = torch.autograd.grad(loss, wrt, grad_outputs=torch.ones_like(loss))
+                    second = call.order == 2  # double backward: keep the first's graph
+                    (grad,) = torch.autograd.grad(
+                        loss, wrt, grad_outputs=torch.ones_like(loss), create_graph=second
+                    )
+                    if second:  # the Hessian is diagonal: d(sum of grad)/dx is its diagonal
+                        (grad,) = torch.autograd.grad(grad, wrt, torch.ones_like(grad))
             synchronize()
             return loss, grad
 
@@ -154,7 +159,13 @@ class _TorchAdapter(Adapter):
         lines.append(f"loss_t = {self._expression(call)}")
         if call.grad:
             wrt = "y_t" if call.wrt == "target" else "x_t"
-            lines.append(f"(grad_t,) = torch.autograd.grad(loss_t, {wrt}, torch.ones_like(loss_t))")
+            lines.append(
+                f"(grad_t,) = torch.autograd.grad(loss_t, {wrt}, torch.ones_like(loss_t), "
+                f"create_graph={call.order == 2})"
+            )
+            if call.order == 2:  # the Hessian is diagonal: d(sum of grad)/dx is its diagonal
+                second = f"torch.autograd.grad(grad_t, {wrt}, torch.ones_like(grad_t))"
+                lines.append(f"(grad_t,) = {second}")
             lines.append("grad = grad_t.to('cpu', torch.float64).numpy()")
         lines.append("loss = loss_t.detach().to('cpu', torch.float64).numpy()")
         return "\n".join(lines)
@@ -205,6 +216,7 @@ class TorchBCEWithLogitsLoss(_TorchAdapter):
     api = "torch.nn.BCEWithLogitsLoss(weight=w, pos_weight=pw, reduction=r)(x, y)"
     forms = frozenset({"logits"})
     supports_pos_weight = True
+    supports_second_grad = True
     conventions = LOGITS_CONVENTIONS
 
     def _loss(self, torch: Any, **options: Any) -> Callable[[Any, Any], Any]:
@@ -219,6 +231,7 @@ class TorchBinaryCrossEntropyWithLogits(_TorchAdapter):
     api = "torch.nn.functional.binary_cross_entropy_with_logits(x, y, weight=w, pos_weight=pw)"
     forms = frozenset({"logits"})
     supports_pos_weight = True
+    supports_second_grad = True
     conventions = LOGITS_CONVENTIONS
 
     def _loss(self, torch: Any, **options: Any) -> Callable[[Any, Any], Any]:

@@ -1,7 +1,7 @@
 """The registry of known deviations (``conformance/known_bugs.yaml``): data, not ``if``s.
 
 An entry names checks by glob (adapter, case, dtype, device, reduction, quantity: value,
-grad or target_grad), optionally a version range of the adapter's framework, and states
+grad, target_grad or grad2), optionally a version range of the adapter's framework, and states
 the kind of finding it describes (``verdict``: fail, the default, or error) with a one-line
 reason and a link (the upstream issue, or the source or documentation that shows the
 behaviour).

@@ -76,8 +76,8 @@ def _sources(bug: KnownBug, cases: list[Case], adapters: list[Adapter]) -> Itera
                 continue
             for dtype in DTYPES:
                 for reduction in case.reductions:
-                    for grad, wrt in QUANTITIES:
-                        check = Check(adapter, case, dtype, "cpu", reduction, grad, wrt)
+                    for grad, wrt, order in QUANTITIES:
+                        check = Check(adapter, case, dtype, "cpu", reduction, grad, wrt, order)
                         fields = dict(adapter=adapter.name, case=case.id, dtype=dtype,
                                       device="cpu", reduction=reduction,
                                       quantity=check.quantity, version="")  # fmt: skip
@@ -187,7 +187,7 @@ def test_a_conditioned_entry_recognises_its_bug_moved(
         if case is None:
             continue
         moved = runner.run(Check(check.adapter, case, check.dtype, "cpu", check.reduction,
-                                 check.grad, check.wrt))  # fmt: skip
+                                 check.grad, check.wrt, check.order))  # fmt: skip
         if moved.verdict is Verdict.PASS:
             continue
         assert moved.verdict is source.verdict, (check.id, moved.judgement.detail)

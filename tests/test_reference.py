@@ -9,9 +9,10 @@ import mpmath
 import numpy as np
 import pytest
 
-from adapters.base import Conventions
+from adapters.base import Adapter, Conventions
 from conformance.engine.cases import load_cases
 from conformance.engine.dtypes import float_format
+from conformance.engine.matrix import Check, build_call
 from conformance.engine.reference import Inputs, ReferenceCache, compute
 
 
@@ -159,13 +160,9 @@ def test_published_examples_reproduce():
         "reductions/three-element-example",
         "pos-weight/torch-docs-example",
     }
-    for case in published:
-        fmt = float_format("float64")
-        arrays = case.arrays(fmt)
-        shape = arrays.input.shape
-        pw = None if arrays.pos_weight is None else np.broadcast_to(arrays.pos_weight, shape)
-        inputs = Inputs(case.form, "float64", arrays.input, arrays.target, None, pw)
-        value, _ = compute(inputs).reduced(case.published.reduction)
+    for case in published:  # the reference's inputs as a check builds them (options too)
+        check = Check(Adapter(), case, "float64", "cpu", case.published.reduction)
+        value, _ = compute(build_call(check)[1]).reduced(case.published.reduction)
         assert f"{float(value):.{case.published.digits}g}" == (
             f"{case.published.value:.{case.published.digits}g}"
         ), case.id

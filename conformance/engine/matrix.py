@@ -54,17 +54,21 @@ class Check:
     reduction: str
     grad: bool = False
     wrt: Wrt = "input"
+    order: int = 1
 
     @property
     def quantity(self) -> str:
-        """value, grad (with respect to the input) or target_grad."""
+        """value, grad (with respect to the input), target_grad or grad2 (the second
+        derivative with respect to the input)."""
         if not self.grad:
             return "value"
+        if self.order == 2:
+            return "grad2"
         return "target_grad" if self.wrt == "target" else "grad"
 
     @property
     def id(self) -> str:
-        """Reads as a sentence: adapter-device-dtype-case:reduction[:grad|:target_grad]."""
+        """Reads as a sentence: adapter-device-dtype-case:reduction[:grad|:target_grad|:grad2]."""
         base = f"{self.adapter.name}-{self.device}-{self.dtype}-{self.case.id}:{self.reduction}"
         return base if self.quantity == "value" else f"{base}:{self.quantity}"
 
@@ -109,11 +113,19 @@ class CheckResult:
         return self.judgement.verdict
 
 
-QUANTITIES: tuple[tuple[bool, Wrt], ...] = ((False, "input"), (True, "input"), (True, "target"))
-"""What each case is checked for: the loss, d loss / d input, d loss / d target. The
-target gradient is checked for reductions none and mean: for sum it is the none check's
-quantity (an unreduced loss's gradient is that of its sum), and leaving it out keeps the
-matrix smaller where it adds no mathematics."""
+QUANTITIES: tuple[tuple[bool, Wrt, int], ...] = (
+    (False, "input", 1),
+    (True, "input", 1),
+    (True, "target", 1),
+    (True, "input", 2),
+)
+"""What each case is checked for: the loss, d loss / d input, d loss / d target, and on
+logits d2 loss / d input2 (against the exact p (1 - p); on probabilities the frameworks'
+clips and floors make it a convention of their own, and on invalid input the value and
+the gradient already say what the API does: neither is checked). The target gradient
+and the second derivative are checked for reductions none and mean: for sum each is the
+none check's quantity (an unreduced loss's derivative is that of its sum), and leaving
+them out keeps the matrix smaller where it adds no mathematics."""
 
 
 def expand(
@@ -131,10 +143,14 @@ def expand(
             for device in devices:
                 for dtype in case_dtypes:
                     for reduction in case.reductions:
-                        for grad, wrt in QUANTITIES:
-                            if wrt == "target" and reduction == "sum":
+                        for grad, wrt, order in QUANTITIES:
+                            if (wrt == "target" or order == 2) and reduction == "sum":
                                 continue  # the quantity of the "none" check (see QUANTITIES)
-                            checks.append(Check(adapter, case, dtype, device, reduction, grad, wrt))
+                            if order == 2 and (case.form != "logits" or case.expect_error):
+                                continue  # on invalid input, value and gradient tell
+                            checks.append(
+                                Check(adapter, case, dtype, device, reduction, grad, wrt, order)
+                            )
     return checks
 
 
@@ -226,6 +242,7 @@ def build_call(check: Check) -> tuple[Call, Inputs]:
         device=check.device,
         grad=check.grad,
         wrt=check.wrt,
+        order=check.order,
         label_smoothing=check.case.label_smoothing,
         axis=check.case.axis,
         sample_weight=sw,
@@ -344,7 +361,9 @@ class Runner:
 def judged_quantity(check: Check) -> Quantity:
     """What the verdict compares for ``check``."""
     per_sample = check.case.axis is not None
-    return Quantity(check.reduction, check.grad, check.wrt, per_sample=per_sample)
+    return Quantity(
+        check.reduction, check.grad, check.wrt, per_sample=per_sample, order=check.order
+    )
 
 
 def check_fields(check: Check) -> dict[str, str]:

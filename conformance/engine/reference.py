@@ -109,6 +109,11 @@ class Element:
     loss_slack: float = 0.0
     grad_slack: float = 0.0
     target_slack: float = 0.0
+    second: mpmath.mpf = _NAN
+    """d2 loss / d input2 (logits: (1 + (pw - 1) y) p (1 - p)); NaN where not checked."""
+    second_terms: mpmath.mpf = _NAN
+    """The size p + p**2 of the two terms of p - p**2, times |1 + (pw - 1) y|: p (1 - p) is
+    formed as a difference at that scale (tolerances.py)."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,10 @@ class Reference:
     """w_i dL_i/dy_i."""
     target_terms: np.ndarray | None = None
     """|w_i| (|first term| + |second term|) of each target gradient, float64."""
+    second_grads: tuple[mpmath.mpf, ...] = ()
+    """w_i d2L_i/dx_i2."""
+    second_terms: np.ndarray | None = None
+    """|w_i| times each second derivative's terms' size (Element.second_terms), float64."""
     loss_slack: np.ndarray | None = None
     """Per element (weighted): how far the loss moves when a pipeline's sigmoid is anywhere
     within its error budget (tolerances.SIGMOID_ULPS); None: no pipeline, no slack."""
@@ -261,6 +270,25 @@ class Reference:
             return self.samples.element_factors(_CTX, reduction)
         return [_ONE / n if reduction == "mean" and n else _ONE] * n
 
+    def second_gradient(self, reduction: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """d2(reduced loss)/d(input)2, element by element: (hi, lo, the scale its error is
+        measured at), each shaped like the input."""
+        return self._remember(  # type: ignore[return-value]
+            "second_gradient", reduction, lambda: self._second_gradient(reduction)
+        )
+
+    def _second_gradient(self, reduction: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = len(self.second_grads)
+        scales = self._scales(reduction, n)
+        values = tuple(
+            _flush_result(_times(f, g), self.flush_below)
+            for f, g in zip(scales, self.second_grads, strict=True)
+        )
+        hi, lo = _split(values)
+        sizes = self._sizes(scales)
+        terms = np.zeros(n) if self.second_terms is None else self.second_terms * sizes
+        return hi.reshape(self.shape), lo.reshape(self.shape), terms.reshape(self.shape)
+
     def gradient(self, reduction: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """d(reduced loss)/d(input): (hi, lo, the scale its error is measured at), each
         shaped like the input. The scale is the size of the difference's terms, or 0 (the
@@ -338,6 +366,7 @@ def compute(inputs: Inputs, conventions: Conventions | None = None) -> Reference
     terms, grads, target_grads = [], [], []
     grad_terms, loss_slack, grad_slack = np.empty(x.size), np.zeros(x.size), np.zeros(x.size)
     target_terms, target_slack = np.empty(x.size), np.zeros(x.size)
+    second_grads, second_terms = [], np.empty(x.size)
     smoothing = inputs.label_smoothing
     targets = [_smoothed(float(t), smoothing, fmt, conv, conventions is not None) for t in y]
     single_term = np.array([t == 0 or t == 1 for t in targets], dtype=bool)
@@ -348,6 +377,7 @@ def compute(inputs: Inputs, conventions: Conventions | None = None) -> Reference
         e = evaluate(float(x[i]), targets[i], pw_i, fmt, conv, conventions is not None)
         loss, grad, size = e.loss, e.grad, e.grad_terms
         target_grad, target_size = e.target_grad, e.target_terms
+        second, second_size = e.second, e.second_terms
         if smoothing:
             target_grad = _times(through_smoothing, target_grad)
             target_size = _times(through_smoothing, target_size)
@@ -358,10 +388,13 @@ def compute(inputs: Inputs, conventions: Conventions | None = None) -> Reference
             loss, grad, size = _times(weight, loss), _times(weight, grad), abs(weight) * size
             target_grad = _times(weight, target_grad)
             target_size = _times(abs(weight), target_size)
+            second, second_size = _times(weight, second), _times(abs(weight), second_size)
             weight_size = abs(float(w[i]))
         terms.append(_flush_result(loss, flush_below))
         grads.append(_flush_result(grad, flush_below))
         target_grads.append(_flush_result(target_grad, flush_below))
+        second_grads.append(_flush_result(second, flush_below))
+        second_terms[i] = float(second_size)
         grad_terms[i] = float(size)
         target_terms[i] = float(target_size)
         loss_slack[i] = _times_slack(weight_size, e.loss_slack)
@@ -378,6 +411,8 @@ def compute(inputs: Inputs, conventions: Conventions | None = None) -> Reference
         smallest_normal=fmt.smallest_normal,
         target_grads=tuple(target_grads),
         target_terms=target_terms,
+        second_grads=tuple(second_grads),
+        second_terms=second_terms,
         loss_slack=loss_slack if pipeline else None,
         grad_slack=grad_slack if pipeline else None,
         target_slack=target_slack if pipeline else None,
@@ -566,7 +601,18 @@ def _logits_element(
     # the documented form sigmoid(x) (1 + (pw - 1) y) - pw y: the scale it rounds at
     terms = abs(sig_pos * (1 + (mp_pw - 1) * mp_y)) + abs(mp_pw * mp_y)
     target_grad = _times(mp_pw, sp_neg) - sp_pos
-    return Element(loss, grad, terms, target_grad, sp_pos + abs(mp_pw) * sp_neg)
+    coefficient = (1 - mp_y) + mp_pw * mp_y  # 1 + (pw - 1) y
+    second = _times(coefficient, sig_pos * sig_neg)
+    second_terms = abs(coefficient) * sig_pos * (1 + sig_pos)
+    return Element(
+        loss,
+        grad,
+        terms,
+        target_grad,
+        sp_pos + abs(mp_pw) * sp_neg,
+        second=second,
+        second_terms=second_terms,
+    )
 
 
 def _through_sigmoid(

@@ -28,11 +28,12 @@ import numpy as np
 
 from conformance.engine import dtypes, reference, samples, tolerances
 
-_FIELDS_MPF = ("terms", "grads", "target_grads")
+_FIELDS_MPF = ("terms", "grads", "target_grads", "second_grads")
 _FIELDS_ARRAY = (
     "grad_terms",
     "single_term",
     "target_terms",
+    "second_terms",
     "loss_slack",
     "grad_slack",
     "target_slack",

@@ -26,6 +26,12 @@ this worst case is a bound. Dividing by n for mean is one more correctly rounded
 (n < 2**24 is exact). The measured error is always reported next to the bound, so a report
 shows how much of the budget an implementation uses.
 
+Second derivatives (logits): GRAD_ULPS of the terms' size. d2/dx2 of the loss is
+(1 + (pw - 1) y) p (1 - p), and every framework's double backward forms p (1 - p) as a
+difference (sigmoid's backward y (1 - y) in PyTorch, TensorFlow and JAX), so it rounds at
+the size of p and p**2, |1 + (pw - 1) y| (p + p**2): relative where p is small, at the scale
+of 1 where p is near 1 (where 1 - p cancels, as the first derivative's sigmoid(x) - y).
+
 Options (Keras's ``axis``, per-sample weights, the weighted mean): a per-sample loss is the
 mean of the m element losses along the axis times the sample weight v: the sum of m
 non-negative terms (m - 1), the division by m and the product by v (one correctly rounded

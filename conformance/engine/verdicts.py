@@ -83,6 +83,8 @@ class Quantity:
     wrt: str = "input"
     per_sample: bool = False
     """The unreduced loss has one value per sample (an ``axis`` averaged away)."""
+    order: int = 1
+    """With ``grad``: 2 compares the second derivative with respect to the input."""
 
     @property
     def elementwise(self) -> bool:
@@ -95,6 +97,9 @@ class Quantity:
         """(hi, lo, tolerance in ULPs, the scale the ULPs are taken at (None: the value),
         the reference's own width (Reference.slack))."""
         slack = ref.slack(self.reduction, self.grad, self.wrt)
+        if self.grad and self.order == 2:
+            hi, lo, terms = ref.second_gradient(self.reduction)
+            return hi, lo, GRAD_ULPS, terms, np.zeros(hi.shape)  # no pipeline takes it
         if self.grad:
             gradient = ref.target_gradient if self.wrt == "target" else ref.gradient
             hi, lo, terms = gradient(self.reduction)
@@ -235,7 +240,8 @@ def _judge_value(
                 conventions=conv.names(),
                 evidence=seen,
             )
-    detail = _describe_worst(got, hi, lo, scale, fmt, math_cmp, quantity.wrt == "input")
+    single_term = quantity.wrt == "input" and quantity.order == 1  # p (1 - p) always differs
+    detail = _describe_worst(got, hi, lo, scale, fmt, math_cmp, single_term)
     return Judgement(
         Verdict.FAIL,
         detail,

@@ -42,7 +42,7 @@ SCHEMA_VERSION = 3
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 VERDICTS = [v.value for v in Verdict]
 CONFORMING = ("pass", "convention")
-QUANTITIES = ("value", "grad", "target_grad")
+QUANTITIES = ("value", "grad", "target_grad", "grad2")
 """What a check compares: the loss, d loss / d input, d loss / d target."""
 MAX_REPORT_BYTES = 1 << 30
 """Largest report (uncompressed) that is read: the full profile writes about 1/20 of it."""
@@ -201,7 +201,7 @@ def _case_info(case: Case) -> dict[str, Any]:
 def summarise(checks: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per adapter: verdict counts, known bugs among the fails and errors, the share of
     checks that conform (pass or convention, of those that ran), and the worst error in
-    ULPs per quantity (value, grad, target_grad) and dtype among passing checks (a
+    ULPs per quantity (value, grad, target_grad, grad2) and dtype among passing checks (a
     convention's error against the mathematics is unbounded by design, and a fail's is in
     its record)."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)

@@ -75,11 +75,17 @@ class Reproducers:
         return {a.name: a for a in discover(self._extra_adapters).adapters}
 
     def check(self, check_id: str) -> Check:
-        """The check an id names: ``adapter-device-dtype-case:reduction[:grad|:target_grad]``."""
-        rest, grad, wrt = check_id, False, cast(Wrt, "input")
-        for suffix, of in ((":grad", cast(Wrt, "input")), (":target_grad", cast(Wrt, "target"))):
+        """The check an id names:
+        ``adapter-device-dtype-case:reduction[:grad|:target_grad|:grad2]``."""
+        rest, grad, wrt, order = check_id, False, cast(Wrt, "input"), 1
+        suffixes = (
+            (":grad", cast(Wrt, "input"), 1),
+            (":target_grad", cast(Wrt, "target"), 1),
+            (":grad2", cast(Wrt, "input"), 2),
+        )
+        for suffix, of, derivative in suffixes:
             if check_id.endswith(suffix):
-                rest, grad, wrt = check_id[: -len(suffix)], True, of
+                rest, grad, wrt, order = check_id[: -len(suffix)], True, of, derivative
         rest, _, reduction = rest.rpartition(":")
         for name in sorted(self.adapters, key=len, reverse=True):
             if not rest.startswith(name + "-"):
@@ -91,7 +97,7 @@ class Reproducers:
             case = self.cases.get(case_id)
             if case is None:
                 raise ReproError(f"{check_id}: no case {case_id!r} in {self._where()}")
-            return Check(self.adapters[name], case, dtype, device, reduction, grad, wrt)
+            return Check(self.adapters[name], case, dtype, device, reduction, grad, wrt, order)
         raise ReproError(f"{check_id}: names no adapter known here (see bce-conformance adapters)")
 
     def _where(self) -> str:

@@ -11,7 +11,7 @@
     data.fields.forEach((field, i) => { check[field] = data.tables[field][row[i]]; });
     Object.assign(check, row[data.fields.length] || {});
     check.id = check.adapter + "-" + check.device + "-" + check.dtype + "-" + check.case + ":" +
-      check.reduction + (check.quantity === "grad" ? ":grad" : "");
+      check.reduction + (check.quantity === "value" ? "" : ":" + check.quantity);
     return check;
   });
   const RANK = { pass: 0, convention: 1, accepts_invalid: 2, skip: -1, fail: 3, error: 3 };
