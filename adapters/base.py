@@ -31,6 +31,8 @@ ALL_REDUCTIONS: tuple[Reduction, ...] = (*REDUCTIONS, "weighted_mean")
 """With ``weighted_mean``: the sum of the weighted losses over the sum of the weights
 (Keras's ``"mean_with_sample_weight"``, ``keras.metrics.BinaryCrossentropy``)."""
 DTYPES: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
+TARGET_DTYPES: tuple[str, ...] = ("bool", "int32", "int64", *DTYPES)
+"""What a case may give its target in (``target_dtype``) besides the input's dtype."""
 DEVICES: tuple[str, ...] = ("cpu", "gpu")
 SHAPE_RULES: tuple[str | None, ...] = (None, "equal", "broadcast", "trailing-one")
 """What an API may declare about a target of another shape (``Adapter.shape_rule``)."""
@@ -94,6 +96,16 @@ class Call:
     sample_weight: np.ndarray | None = None
     """One weight per sample (per loss left after ``axis``), aligned with the leading axes:
     its shape is a prefix of the per-sample shape, each entry weighing every loss under it."""
+
+    @property
+    def target_dtype(self) -> str:
+        """The target's dtype: ``dtype`` unless the case gives it another (``target_dtype``)."""
+        return str(self.target.dtype)  # ml_dtypes' bfloat16 is "bfloat16" too
+
+    @property
+    def mixed_dtypes(self) -> bool:
+        """The target comes in another dtype than the input."""
+        return self.target_dtype != self.dtype
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -251,6 +263,12 @@ class Adapter:
     """``_run`` returns (loss, d loss / d target) when ``call.grad`` is set and ``call.wrt``
     is "target"."""
     reductions: frozenset[str] = frozenset(REDUCTIONS)
+    target_dtypes: frozenset[str] = frozenset()
+    """Dtypes besides the input's the API takes its target in, as its documentation or
+    source states (Keras casts y_true to y_pred's dtype; NumPy and JAX promote); for any
+    other the call is a ``skip``. A call that mixes dtypes is judged on its value; the
+    result-dtype promise (``result_dtype``) is about operands of one dtype and is not
+    applied to it."""
     supports_second_grad: bool = False
     """``_run`` returns (loss, d2 loss / d input2) when ``call.order`` is 2 (double backward)."""
     supports_label_smoothing: bool = False
@@ -357,6 +375,13 @@ class Adapter:
             return f"{self.name} implements no gradient (supports_grad is False)"
         if call.grad and call.wrt == "target" and not self.supports_target_grad:
             return f"{self.name} implements no gradient with respect to the target"
+        if call.mixed_dtypes and call.target_dtype not in self.target_dtypes:
+            return f"{self.api} takes its target in the input's dtype, not {call.target_dtype}"
+        if call.grad and call.wrt == "target" and call.mixed_dtypes:
+            return (
+                f"the gradient with respect to a {call.target_dtype} target comes in its "
+                f"dtype, not the input's {call.dtype}: not compared"
+            )
         if call.grad and call.order == 2 and not self.supports_second_grad:
             return f"{self.name} implements no second derivative (double backward)"
         return None

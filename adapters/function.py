@@ -32,7 +32,16 @@ from typing import Any
 
 import numpy as np
 
-from adapters.base import ALL_REDUCTIONS, DTYPES, FORMS, REDUCTIONS, Adapter, Call, Conventions
+from adapters.base import (
+    ALL_REDUCTIONS,
+    DTYPES,
+    FORMS,
+    REDUCTIONS,
+    TARGET_DTYPES,
+    Adapter,
+    Call,
+    Conventions,
+)
 
 NO_CONVENTIONS = Conventions()
 
@@ -59,6 +68,7 @@ class FunctionAdapter(Adapter):
         conventions: Conventions,
         result_dtype: str | None = None,
         domain: str | None = None,
+        target_dtypes: Iterable[str] = (),
     ) -> None:
         label = getattr(function, "__qualname__", repr(function))
         parameters = _parameters(function, label)
@@ -90,6 +100,8 @@ class FunctionAdapter(Adapter):
         self.api = f"{getattr(function, '__module__', '?')}.{label}{inspect.signature(function)}"
         _check_choices("form", self.forms, FORMS, label)
         _check_choices("dtypes", self._dtypes, DTYPES, label)
+        self.target_dtypes = frozenset(target_dtypes)
+        _check_choices("target_dtypes", self.target_dtypes, TARGET_DTYPES, label)
         for option, derivative in (("grad", grad), ("target_grad", target_grad)):
             if derivative is None:
                 continue
@@ -211,6 +223,7 @@ def bce_adapter(
     conventions: Conventions = NO_CONVENTIONS,
     result_dtype: str | None = None,
     domain: str | None = None,
+    target_dtypes: Iterable[str] = (),
 ) -> FunctionAdapter | Callable[[Callable[..., Any]], FunctionAdapter]:
     """A decorator (``@bce_adapter(...)``) or a call (``bce_adapter(fn, ...)``) making ``fn``
     an adapter. ``requires``: modules the function imports (probed, never imported, so a
@@ -224,7 +237,9 @@ def bce_adapter(
     probabilities or targets outside [0, 1]; ``domain="<link>"`` says where its
     documentation states the valid inputs (returning a value for others is then
     ``accepts_invalid``). Without a domain, a value returned for invalid input is reported
-    as it is: the suite does not know the function's formula."""
+    as it is: the suite does not know the function's formula. ``target_dtypes``: the
+    dtypes besides the input's the function takes its target in (integer and boolean
+    labels: "bool", "int32", "int64"; or another float); cases giving another are skipped."""
 
     def make(fn: Callable[..., Any]) -> FunctionAdapter:
         return FunctionAdapter(
@@ -238,6 +253,7 @@ def bce_adapter(
             framework=framework,
             requires=requires,
             conventions=conventions,
+            target_dtypes=target_dtypes,
             result_dtype=result_dtype,
             domain=domain,
         )

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from adapters import formulas
-from adapters.base import Adapter, Call, Conventions, Prepared
+from adapters.base import TARGET_DTYPES, Adapter, Call, Conventions, Prepared
 from adapters.compiled import CompiledMixin
 from adapters.snippets import reduced
 
@@ -103,6 +103,10 @@ class _JaxAdapter(Adapter):
     distribution = ("jax",)
     supports_grad = True
     supports_target_grad = True
+    target_dtypes = frozenset({"bool", "int32", "int64"})
+    """Whole-number labels are exact in every float, and jax.numpy promotes them to the
+    input's dtype (docs.jax.dev type_promotion); a float target of another dtype would
+    have a formula of this suite compute 1 - y in that dtype."""
 
     def devices(self) -> list[str]:
         jax = _jax()
@@ -244,6 +248,7 @@ class OptaxSigmoidBinaryCrossEntropy(_JaxAdapter):
     forms = frozenset({"logits"})
     supports_weight = False
     supports_second_grad = True
+    target_dtypes = frozenset(TARGET_DTYPES)  # labels.astype(logits.dtype), first thing
     conventions = Conventions(
         flush_subnormals=True,
         documented_domain="https://optax.readthedocs.io/en/latest/api/losses.html"

@@ -38,6 +38,10 @@ class _NumpyFormula(Adapter):
     supports_grad = True
     supports_target_grad = True
     forms = frozenset({"probs", "logits"})
+    target_dtypes = frozenset({"int32", "int64"})
+    """Whole-number labels, exact in every float, which NumPy promotes; not bool (the
+    textbook's gradient negates y, which NumPy refuses for booleans) nor a float of
+    another dtype (the formulas would compute 1 - y in it)."""
 
     def prepare(self, call: Call) -> Prepared:
         return Prepared(lambda: self._compute(call), lambda done: done)

@@ -40,7 +40,15 @@ from typing import Any
 import numpy as np
 
 from adapters import formulas
-from adapters.base import ALL_REDUCTIONS, Adapter, Call, Conventions, Prepared, in_result_dtype
+from adapters.base import (
+    ALL_REDUCTIONS,
+    TARGET_DTYPES,
+    Adapter,
+    Call,
+    Conventions,
+    Prepared,
+    in_result_dtype,
+)
 from adapters.compiled import CompiledMixin
 from adapters.snippets import keywords, optional, reduced
 
@@ -274,6 +282,7 @@ class _TensorflowAdapter(Adapter):
 class _KerasBinaryCrossentropy(_TensorflowAdapter):
     from_logits = False
     reductions = frozenset(ALL_REDUCTIONS)
+    target_dtypes = frozenset(TARGET_DTYPES)  # losses.py: ops.cast(y_true, y_pred.dtype)
     supports_label_smoothing = True
     supports_axis = True
     supports_sample_weight = True

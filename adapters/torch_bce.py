@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from adapters.base import Adapter, Call, Conventions, Prepared, in_result_dtype
+from adapters.base import DTYPES, Adapter, Call, Conventions, Prepared, in_result_dtype
 from adapters.compiled import CompiledMixin
 from adapters.snippets import keywords, optional
 
@@ -100,7 +100,7 @@ class _TorchAdapter(Adapter):
         def tensor(array: np.ndarray | None) -> Any:
             if array is None:
                 return None
-            if call.dtype == "bfloat16":  # torch cannot read ml_dtypes' bfloat16: go via
+            if str(array.dtype) == "bfloat16":  # torch cannot read ml_dtypes': go via
                 # float32, exact because every value is already a bfloat16
                 return torch.from_numpy(array.astype(np.float32)).to(device, torch.bfloat16)
             return torch.from_numpy(np.array(array)).to(device=device)
@@ -217,6 +217,7 @@ class TorchBCEWithLogitsLoss(_TorchAdapter):
     forms = frozenset({"logits"})
     supports_pos_weight = True
     supports_second_grad = True
+    target_dtypes = frozenset(DTYPES)  # a float target of another dtype: it computes
     conventions = LOGITS_CONVENTIONS
 
     def _loss(self, torch: Any, **options: Any) -> Callable[[Any, Any], Any]:
@@ -232,6 +233,7 @@ class TorchBinaryCrossEntropyWithLogits(_TorchAdapter):
     forms = frozenset({"logits"})
     supports_pos_weight = True
     supports_second_grad = True
+    target_dtypes = frozenset(DTYPES)  # a float target of another dtype: it computes
     conventions = LOGITS_CONVENTIONS
 
     def _loss(self, torch: Any, **options: Any) -> Callable[[Any, Any], Any]:

@@ -164,3 +164,28 @@ def test_the_fast_schema_check_understands_every_keyword_the_schema_uses():
 
     walk(json.loads(SCHEMA_PATH.read_text()))
     assert used <= alike, used - alike
+
+
+@pytest.mark.parametrize(
+    "addition, field, words",
+    [
+        ("axis: 2", "axis", "not an axis of input shape (1,)"),
+        ("axis: 0\n    sample_weight: [1.0]", "sample_weight", "per-sample losses of shape ()"),
+        ("sample_weight: [1.0, 2.0]", "sample_weight", "aligned with their leading axes"),
+        ("label_smoothing: 1.5", "label_smoothing", "1.5"),
+        ("target_dtype: int8", "target_dtype", "int8"),
+    ],
+)
+def test_options_out_of_place(one_error, good_case, addition, field, words):
+    """Each option's own mistakes name the file, the case and the option."""
+    text = good_case.replace("target: [1.0]", f"target: [1.0]\n    {addition}")
+    _, error = one_error(text.replace("fine", "opt"))
+    assert (error.case, error.field) == ("opt", field), str(error)
+    assert words in error.message, error.message
+
+
+def test_whole_number_targets_hold_whole_numbers(one_error, good_case):
+    text = good_case.replace("target: [1.0]", "target: [0.5]\n    target_dtype: bool")
+    _, error = one_error(text.replace("fine", "labels"))
+    assert (error.case, error.field) == ("labels", "target")
+    assert "a bool target holds 0 or 1" in error.message

@@ -1,7 +1,8 @@
 """Contracts: a rule can fail a check only when the adapter declares it. Correct BCE
 functions written here, independent of the suite's formulas (softplus on logits, xlogy and
 log1p on probabilities, in float64, with the Keras-style options: label smoothing, an axis,
-per-sample weights and the weighted mean), declaring nothing, run through every shipped case file
+per-sample weights and the weighted mean, and targets of any dtype), declaring nothing,
+run through every shipped case file
 with no fail and no error, each as a ``bce_adapter`` function, as an ``Adapter`` class and
 from an installed plug-in package; opting in to a result dtype or a range check makes a
 broken promise fail again, citing the declaration."""
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 from scipy.special import log_expit, xlog1py, xlogy
 
-from adapters.base import ALL_REDUCTIONS, Adapter, Call
+from adapters.base import ALL_REDUCTIONS, TARGET_DTYPES, Adapter, Call
 from adapters.function import bce_adapter
 from conformance.application import RunSpec, run_conformance
 
@@ -95,6 +96,7 @@ class MineAsClass(Adapter):
     supports_weight = False  # it takes no weight (the default says it does)
     supports_label_smoothing = supports_axis = supports_sample_weight = True
     reductions = frozenset(ALL_REDUCTIONS)
+    target_dtypes = frozenset(TARGET_DTYPES)  # it reads every array as float64
 
     def __init__(self, name: str, elementwise, form: str) -> None:
         self.name, self.elementwise, self.forms = name, elementwise, frozenset({form})
@@ -117,7 +119,7 @@ ELEMENTWISE = {"softplus": (_softplus_logits, "logits"), "xlogy": (_xlogy_probs,
                "log1p": (_log1p_probs, "probs")}  # fmt: skip
 CORRECT = [
     *(bce_adapter(_mean(f), form=form, dtypes=DTYPES, name=f"mine.{name}",
-                  reductions=ALL_REDUCTIONS)
+                  reductions=ALL_REDUCTIONS, target_dtypes=TARGET_DTYPES)
       for name, (f, form) in ELEMENTWISE.items()),
     *(MineAsClass(f"mine.class.{name}", f, form) for name, (f, form) in ELEMENTWISE.items()),
 ]  # fmt: skip
@@ -137,7 +139,8 @@ def verdicts(tmp_path_factory) -> dict[str, dict[str, int]]:
     for result in run.outcome.results:
         by = counts.setdefault(result.check.adapter.name, {})
         by[result.verdict.value] = by.get(result.verdict.value, 0) + 1
-        if result.check.case.file.endswith("keras-options.yaml") and result.verdict.value == "pass":
+        new_cases = ("keras-options.yaml", "mixed-dtypes.yaml")
+        if result.check.case.file.endswith(new_cases) and result.verdict.value == "pass":
             by["options passed"] = by.get("options passed", 0) + 1
         if result.verdict.value in ("fail", "error"):
             by.setdefault("examples", []).append(f"{result.check.id}: {result.judgement.detail}")
@@ -148,7 +151,7 @@ def verdicts(tmp_path_factory) -> dict[str, dict[str, int]]:
 def test_correct_functions_that_declare_nothing_raise_no_alarm(verdicts, name):
     seen = verdicts[name]
     assert seen.get("pass", 0) > 100
-    assert seen.get("options passed", 0) > 20  # the options' cases ran, not skipped
+    assert seen.get("options passed", 0) > 20  # the options' and dtype mixes' cases ran
     assert "fail" not in seen and "error" not in seen, seen.get("examples", [])[:10]
 
 

@@ -113,6 +113,8 @@ class Case:
     spec: dict[str, Any] = field(repr=False)
     label_smoothing: float = 0.0
     axis: int | None = None
+    target_dtype: str | None = None
+    """The dtype the target is given in (None: the check's dtype, as every other array)."""
 
     def arrays(self, fmt: FloatFormat) -> CaseArrays:
         """The case's values for ``fmt`` (names resolved; not yet rounded)."""
@@ -374,7 +376,7 @@ def _semantic_problem(spec: dict[str, Any]) -> tuple[str, str] | None:
                     raise ValueError
             except ValueError:
                 return name, f"shape {shapes[name]} does not broadcast to input {shapes['input']}"
-    options = _options_problem(spec, shapes)
+    options = _options_problem(spec, shapes) or _target_dtype_problem(spec)
     if options:
         return options
     published = spec.get("expect", {}).get("published")
@@ -408,6 +410,24 @@ def _options_problem(
     return None
 
 
+def _target_dtype_problem(spec: dict[str, Any]) -> tuple[str, str] | None:
+    """An integer or boolean target holds whole numbers (0 and 1 for bool)."""
+    kind = spec.get("target_dtype", "float")
+    if kind.startswith(("float", "bfloat")):
+        return None
+    if "target" not in spec:  # generated
+        if spec["generate"]["target"]["distribution"] != "bernoulli":
+            return "generate.target", f"a {kind} target is drawn from bernoulli (0 and 1)"
+        return None
+    values = np.array(_parse_nested(spec["target"], "float64"), dtype=np.float64)
+    allowed = (0.0, 1.0) if kind == "bool" else None
+    whole = np.isfinite(values) & (values == np.round(values))
+    if not whole.all() or (allowed and not np.isin(values, allowed).all()):
+        need = "0 or 1" if kind == "bool" else "whole numbers"
+        return "target", f"a {kind} target holds {need}; got {values.reshape(-1).tolist()[:8]}"
+    return None
+
+
 def _build_case(file: str, stem: str, spec: dict[str, Any]) -> Case:
     expect = spec.get("expect", {})
     published = expect.get("published")
@@ -424,6 +444,7 @@ def _build_case(file: str, stem: str, spec: dict[str, Any]) -> Case:
         spec=spec,
         label_smoothing=float(spec.get("label_smoothing", 0.0)),
         axis=spec.get("axis"),
+        target_dtype=spec.get("target_dtype"),
     )
 
 

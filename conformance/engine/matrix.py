@@ -210,18 +210,28 @@ def overflow_reason(check: Check) -> str | None:
         values = getattr(arrays, name)
         if values is None:
             continue
-        overflowed = np.isfinite(values) & ~np.isfinite(fmt.round(values).astype(np.float64))
+        rounded = _target_dtype(check, values) if name == "target" else fmt.round(values)
+        overflowed = np.isfinite(values) & ~np.isfinite(rounded.astype(np.float64))
         if overflowed.any():
             value = float(values[overflowed].flat[0])
             return f"{name} value {value:g} is not finite in {check.dtype} (it overflows)"
     return None
 
 
+def _target_dtype(check: Check, values: np.ndarray) -> np.ndarray:
+    """The target in the dtype the case gives it (``target_dtype``), else the check's."""
+    name = check.case.target_dtype or check.dtype
+    if name in DTYPES:
+        return float_format(name).round(values)
+    return values.astype(name)  # bool, int32, int64: whole numbers (checked on loading)
+
+
 def build_call(check: Check) -> tuple[Call, Inputs]:
-    """The framework call (arrays in the dtype) and the reference's exact float64 inputs."""
+    """The framework call (arrays in the dtype; the target in its own where the case gives
+    one) and the reference's exact float64 inputs."""
     fmt = float_format(check.dtype)
     arrays = check.case.arrays(fmt)
-    x, y = fmt.round(arrays.input), fmt.round(arrays.target)
+    x, y = fmt.round(arrays.input), _target_dtype(check, arrays.target)
     w = None if arrays.weight is None else fmt.round(arrays.weight)
     pw = None if arrays.pos_weight is None else fmt.round(arrays.pos_weight)
     sw = None if arrays.sample_weight is None else fmt.round(arrays.sample_weight)
@@ -322,6 +332,7 @@ class Runner:
             math_ref=lambda: self.references.get(inputs),
             convention_ref=lambda: self.references.get(inputs, adapter.conventions),
             inputs=inputs,
+            mixed_dtypes=call.mixed_dtypes,
         )
         bug = None
         if judgement.verdict in (Verdict.FAIL, Verdict.ERROR):

@@ -175,10 +175,13 @@ def judge(
     math_ref: Callable[[], Reference],
     convention_ref: Callable[[], Reference],
     inputs: Inputs | None = None,
+    mixed_dtypes: bool = False,
 ) -> Judgement:
     """The verdict of one check. References are passed lazily: the convention-adjusted one
     is computed only when the mathematics alone does not explain the value. ``inputs``, when
-    given, label each elementwise value of the evidence with its input and target."""
+    given, label each elementwise value of the evidence with its input and target.
+    ``mixed_dtypes``: the target came in another dtype, so a promise about operands of one
+    dtype (``result_dtype``) does not apply; the dtype returned is reported."""
     conv = adapter.conventions
     if outcome.malformed is not None:
         return Judgement(Verdict.ERROR, f"returned {outcome.malformed}")
@@ -191,7 +194,7 @@ def judge(
     judgement = _judge_value(outcome, quantity, fmt, conv, math_ref, convention_ref, inputs)
     returned = outcome.grad_dtype if quantity.grad else outcome.value_dtype
     judgement.result_dtype = returned
-    if adapter.result_dtype != "input" or returned is None or returned == fmt.name:
+    if adapter.result_dtype != "input" or mixed_dtypes or returned in (None, fmt.name):
         return judgement  # a rule the adapter did not declare is not applied
     wrong_dtype = (
         f"returned {returned} for {fmt.name} input; the API's result has its input's dtype "
