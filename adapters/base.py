@@ -304,6 +304,12 @@ class Adapter:
     judged: the suite does not know its formula."""
 
     @property
+    def same_code_as(self) -> str:
+        """The adapter whose code this one runs in another mode (traced or compiled; see
+        ``adapters/compiled.py``), so the two are compared check by check; "" for none."""
+        return ""
+
+    @property
     def contract(self) -> Conventions:
         """The conventions whose promises (range checks) this adapter is held to: its own;
         for a compiled mode, its eager API's (see ``adapters/compiled.py``)."""

@@ -27,16 +27,23 @@ def signature(call: Call) -> tuple[Any, ...]:
 
     return (call.form, call.dtype, call.device, shape(call.input), shape(call.target),
             shape(call.weight), shape(call.pos_weight), call.reduction, call.grad,
-            call.wrt)  # fmt: skip
+            call.wrt, call.order, call.target_dtype, call.label_smoothing, call.axis,
+            shape(call.sample_weight))  # fmt: skip
 
 
 class CompiledMixin:
     """Put before the eager adapter class: ``class X(CompiledMixin, EagerAdapter)``."""
 
     extended = True
+    eager_adapter: str = ""
+    """The name of the eager adapter this mode traces or compiles (``same_code_as``)."""
     eager_conventions: Conventions | None = None
     """The eager API's conventions where the compiled mode declares others (its own
     decompositions); None: the eager class's, inherited unchanged."""
+
+    @property
+    def same_code_as(self) -> str:
+        return self.eager_adapter
 
     @property
     def contract(self) -> Conventions:

@@ -311,6 +311,7 @@ class JitOptaxSigmoidBinaryCrossEntropy(JitMixin, OptaxSigmoidBinaryCrossEntropy
     """The same optax loss and its gradient under jax.jit (XLA), one compile per signature."""
 
     name = "jax.jit(optax.sigmoid_binary_cross_entropy)"
+    eager_adapter = "optax.sigmoid_binary_cross_entropy"
     api = "jax.jit(lambda x, y: jnp.mean(optax.sigmoid_binary_cross_entropy(x, y)))"
 
 

@@ -165,6 +165,7 @@ class TorchCompiledSigmoidThenBinaryCrossEntropy(CompiledMixin, _TorchPipeline):
     sigmoid and the BCE fuse into one kernel, so the p it rounds may differ from eager's."""
 
     name = "torch.compile(torch.sigmoid+F.binary_cross_entropy)"
+    eager_adapter = "torch.sigmoid+F.binary_cross_entropy"
     api = "torch.compile(lambda x, y: F.binary_cross_entropy(torch.sigmoid(x), y, ...))(x, y)"
     conventions = through_sigmoid(COMPILED_PROBS_CONVENTIONS, _BCELOSS_DOC)
     eager_conventions = _TorchPipeline.conventions  # held to eager's target range check
@@ -275,6 +276,7 @@ class TfFunctionSigmoidThenBinaryCrossentropy(CompiledMixin, KerasSigmoidThenBin
     """The pipeline traced by tf.function: one trace per (reduction, dtype, shapes)."""
 
     name = "tf.function(keras.activations.sigmoid+BinaryCrossentropy)"
+    eager_adapter = "keras.activations.sigmoid+BinaryCrossentropy"
     api = "tf.function(lambda x, y: BinaryCrossentropy()(y, keras.activations.sigmoid(x)))"
     decorator = "tf.function"
 
@@ -290,6 +292,7 @@ class XlaSigmoidThenBinaryCrossentropy(TfFunctionSigmoidThenBinaryCrossentropy):
     """The pipeline traced by tf.function(jit_compile=True): XLA fuses sigmoid and loss."""
 
     name = "tf.function(jit_compile=True)(keras.activations.sigmoid+BinaryCrossentropy)"
+    eager_adapter = "keras.activations.sigmoid+BinaryCrossentropy"
     api = "tf.function(jit_compile=True)(lambda x, y: BinaryCrossentropy()(y, sigmoid(x)))"
     decorator = "tf.function(jit_compile=True)"
 
@@ -336,6 +339,7 @@ class TfFunctionTfNnSigmoidThenBinaryCrossentropy(
     """The same code in tf.function: the graph's Sigmoid op gives Keras the logits back."""
 
     name = "tf.function(tf.nn.sigmoid+BinaryCrossentropy)"
+    eager_adapter = "tf.nn.sigmoid+BinaryCrossentropy"
     api = "tf.function(lambda x, y: BinaryCrossentropy()(y, tf.nn.sigmoid(x)))"
     extended = True
     conventions = _LOGITS_RECOVERED
@@ -343,6 +347,7 @@ class TfFunctionTfNnSigmoidThenBinaryCrossentropy(
 
 class XlaTfNnSigmoidThenBinaryCrossentropy(TfFunctionTfNnSigmoidThenBinaryCrossentropy):
     name = "tf.function(jit_compile=True)(tf.nn.sigmoid+BinaryCrossentropy)"
+    eager_adapter = "tf.nn.sigmoid+BinaryCrossentropy"
     api = "tf.function(jit_compile=True)(lambda x, y: BinaryCrossentropy()(y, tf.nn.sigmoid(x)))"
     decorator = "tf.function(jit_compile=True)"
 
@@ -397,6 +402,7 @@ class TfFunctionDenseSigmoidThenBinaryCrossentropy(
     _DenseLayer, TfFunctionSigmoidThenBinaryCrossentropy
 ):
     name = "tf.function(Dense(activation='sigmoid')+BinaryCrossentropy)"
+    eager_adapter = "Dense(activation='sigmoid')+BinaryCrossentropy"
     api = "tf.function(lambda x, y: BinaryCrossentropy()(y, Dense(1, activation='sigmoid')(x)))"
     extended = True
     conventions = _LOGITS_RECOVERED
@@ -533,6 +539,7 @@ class JitSigmoidThenTextbook(JitMixin, JaxSigmoidThenTextbook):
     """The same pipeline under jax.jit: XLA fuses the sigmoid into the loss."""
 
     name = "jax.jit(jax.nn.sigmoid+jax.numpy.textbook)"
+    eager_adapter = "jax.nn.sigmoid+jax.numpy.textbook"
     api = "jax.jit(lambda x, y: jnp.mean(-(y*jnp.log(s) + (1-y)*jnp.log(1-s))))"
 
 
@@ -548,6 +555,7 @@ class ExpitThenTextbook(JaxSigmoidThenTextbook):
 
 class JitExpitThenTextbook(JitMixin, ExpitThenTextbook):
     name = "jax.jit(jax.scipy.special.expit+jax.numpy.textbook)"
+    eager_adapter = "jax.scipy.special.expit+jax.numpy.textbook"
     api = "jax.jit(lambda x, y: jnp.mean(-(y*jnp.log(s) + (1-y)*jnp.log(1-s))))"
 
 

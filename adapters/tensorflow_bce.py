@@ -513,6 +513,7 @@ class XlaSigmoidCrossEntropyWithLogits(CompiledMixin, TfSigmoidCrossEntropyWithL
     """tf.nn.sigmoid_cross_entropy_with_logits and its gradient, XLA-compiled."""
 
     name = "tf.function(jit_compile=True)(tf.nn.sigmoid_cross_entropy_with_logits)"
+    eager_adapter = "tf.nn.sigmoid_cross_entropy_with_logits"
     api = "tf.function(jit_compile=True)(lambda x, y: tf.reduce_mean(tf.nn.sigmoid_..."
     supports_second_grad = False  # its compiled function returns the first derivative
 

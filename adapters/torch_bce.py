@@ -301,6 +301,7 @@ def _torch_compile(torch: Any, function: Callable[..., Any]) -> Any:
 
 class TorchCompiledBinaryCrossEntropy(_TorchCompiled):
     name = "torch.compile(F.binary_cross_entropy)"
+    eager_adapter = "torch.nn.functional.binary_cross_entropy"
     api = "torch.compile(torch.nn.functional.binary_cross_entropy)(p, y, weight=w, reduction=r)"
     forms = frozenset({"probs"})
     functional = "binary_cross_entropy"
@@ -310,6 +311,7 @@ class TorchCompiledBinaryCrossEntropy(_TorchCompiled):
 
 class TorchCompiledBinaryCrossEntropyWithLogits(_TorchCompiled):
     name = "torch.compile(F.binary_cross_entropy_with_logits)"
+    eager_adapter = "torch.nn.functional.binary_cross_entropy_with_logits"
     api = "torch.compile(torch.nn.functional.binary_cross_entropy_with_logits)(x, y, ...)"
     forms = frozenset({"logits"})
     supports_pos_weight = True

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from adapters.base import Adapter
+from adapters.compiled import CompiledMixin
 from adapters.registry import AdapterSpecError, builtin_adapters, discover, load_spec, select
 from conformance.engine.cases import load_cases
 from conformance.engine.matrix import Runner, expand
@@ -212,3 +213,14 @@ def test_keras_backend_workers_answer_with_the_backends_own_results():
                   "float64", "cpu")  # fmt: skip
     # float64 stays float64: without an explicit dtype Keras would convert it to float32
     assert numpy_probs.run(call64).value[0] == -np.log(0.3)
+
+
+def test_every_compiled_mode_names_the_eager_adapter_it_compiles():
+    """Mode disagreements compare a traced or compiled adapter with its eager one."""
+    adapters = {a.name: a for a in builtin_adapters()}
+    compiled = [a for a in adapters.values() if isinstance(a, CompiledMixin)]
+    assert len(compiled) >= 10
+    for adapter in compiled:
+        eager = adapters.get(adapter.same_code_as)
+        assert eager is not None and not isinstance(eager, CompiledMixin), adapter.name
+        assert eager.forms == adapter.forms, adapter.name

@@ -17,8 +17,8 @@ import pytest
 
 from conformance.cli import main
 from conformance.engine.evidence import ALL_VALUES_UP_TO, WORST_ELEMENTS
+from conformance.reports.disagreements import disagreements
 from conformance.reports.document import SCHEMA_PATH, ReportError, load_report, write_report
-from conformance.reports.merge import disagreements
 
 CORRECT = """
 import numpy as np
@@ -216,3 +216,25 @@ def test_markdown_summary_lists_adapters_and_escapes_markup(numpy_run, tmp_path,
 def test_the_committed_example_report_is_valid():
     report = load_report(Path(__file__).resolve().parents[1] / "reports/examples/quick.json")
     assert report["complete"] and len(report["checks"]) > 1000
+
+
+def test_the_same_code_eager_and_traced_is_compared_side_by_side(tmp_path):
+    """Keras recovers logits from a graph's Sigmoid op, not from an eager tf.nn.sigmoid
+    tensor: one case of large logits gives a mode disagreement between the two."""
+    cases = tmp_path / "modes.yaml"
+    cases.write_text(
+        "description: eager against traced\ncases:\n"
+        "  - {id: large, description: large logits, form: logits,"
+        " input: [20.0, -20.0, 3.0], target: [0.0, 1.0, 1.0], reductions: [none]}\n"
+    )
+    eager, traced = (
+        "tf.nn.sigmoid+BinaryCrossentropy",
+        "tf.function(tf.nn.sigmoid+BinaryCrossentropy)",
+    )
+    report = _run(tmp_path / "modes.json", "--cases", str(cases), "--dtypes", "float32",
+                  "--adapters", f"{eager},{traced}")  # fmt: skip
+    assert report["adapters"][traced]["same_code_as"] == eager
+    found = {f["check"]: f for f in report["findings"] if f["kind"] == "mode-disagreement"}
+    value = found[f"{traced}-cpu-float32-modes/large:none"]
+    assert value["between"] == [f"{eager}-cpu-float32-modes/large:none", value["check"]]
+    assert "element 0" in value["detail"] and "20.0" in value["detail"]

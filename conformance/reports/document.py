@@ -182,6 +182,7 @@ def _adapter_info(adapter: Adapter) -> dict[str, Any]:
             "conventions": adapter.conventions.names(),
             "raises_on_invalid_probability": adapter.conventions.checks_probability_range,
             "sources": list(adapter.conventions.sources),
+            "same_code_as": adapter.same_code_as,
         }
     except Exception as exc:
         return {"framework": str(getattr(adapter, "framework", "")),

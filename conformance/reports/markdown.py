@@ -2,9 +2,10 @@
 
 Per adapter the share of checks that conform, the fails and errors no registry entry
 explains (each with its detail and, where the adapter can write one, its reproducer),
-the cross-device or cross-machine findings of a merged report, and whether the report is
-complete. Text from the report is escaped: GitHub renders HTML inside Markdown, and a
-case id is user input.
+the disagreements (between devices or machines in a merged report, and between an eager
+API and its traced or compiled mode: ``conformance/reports/disagreements.py``), and
+whether the report is complete. Text from the report is escaped: GitHub renders HTML
+inside Markdown, and a case id is user input.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def render(report: dict[str, Any], reproducer: Callable[[dict[str, Any]], str | 
         "",
         f"{len(report['checks'])} checks, {status}; "
         f"{len(found)} unexplained fail(s) or error(s); "
-        f"{len(report['findings'])} cross-device/machine finding(s).",
+        f"{len(report['findings'])} disagreement(s) between devices, machines or modes.",
         "",
         _machines(report),
         "",
@@ -53,7 +54,7 @@ def render(report: dict[str, Any], reproducer: Callable[[dict[str, Any]], str | 
         if len(found) > MAX_LISTED:
             lines.append(f"... and {len(found) - MAX_LISTED} more in the JSON report.")
     if report["findings"]:
-        lines += ["", f"## Cross-device and cross-machine findings ({len(report['findings'])})"]
+        lines += ["", f"## Disagreements: devices, machines, modes ({len(report['findings'])})"]
         lines.append("")
         for finding in report["findings"][:MAX_LISTED]:
             lines.append(f"- **{finding['kind']}** `{escape(finding['check'])}`: "

@@ -6,7 +6,8 @@ machine it came from (its ``machine`` label names an entry of ``machines``), so 
 about where a result was produced is lost.
 
 Rules:
-- every input must be a valid schema-2 report (``document.load_report`` refuses others);
+- every input must be a valid report of this schema version (``document.load_report``
+  refuses others);
 - their case files must be the same (equal ``cases_sha256``): verdicts on different inputs
   under the same case id cannot be joined. ``allow_different_cases`` joins them anyway and
   says so in ``merge_notes``; different known-bug registries are always noted there;
@@ -14,29 +15,19 @@ Rules:
   (``host#2``); the same check from the same machine twice keeps the first and is a
   ``duplicate-check`` finding;
 - the same check (adapter, dtype, case, reduction, quantity) on two devices or machines is
-  compared: different conformance (one conforms, the other fails or errors), or values
-  that differ by more than the check's tolerance in ULPs of the dtype at some element
-  both kept, is a ``device-disagreement`` (or ``machine-disagreement``) finding.
+  compared, and so is a compiled or traced mode with its eager API
+  (``conformance/reports/disagreements.py``).
 """
 
 from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from conformance.engine.dtypes import FloatFormat, float_format
-from conformance.reports.document import (
-    CONFORMING,
-    SCHEMA_VERSION,
-    ReportError,
-    from_json_float,
-    summarise,
-)
+from conformance.reports.disagreements import disagreements, mode_disagreements
+from conformance.reports.document import SCHEMA_VERSION, ReportError, summarise
 
 
 def merge_reports(
@@ -81,6 +72,7 @@ def merge_reports(
         for reason, ids in report["missing"]["by_reason"].items():
             missing[reason].extend(ids)
     findings.extend(disagreements(checks))
+    findings.extend(mode_disagreements(checks, merged["adapters"]))
     return {
         "schema_version": SCHEMA_VERSION,
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -130,65 +122,3 @@ def _add_machines(machines: dict[str, Any], incoming: dict[str, Any]) -> dict[st
         machines[new_label] = environment
         relabel[label] = new_label
     return relabel
-
-
-def disagreements(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Findings for the same check run on two devices or machines that disagree."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-    for record in checks:
-        if record["verdict"] != "skip":
-            key = (record["adapter"], record["dtype"], record["case"], record["reduction"])
-            groups[(*key, record["quantity"])].append(record)
-    findings = []
-    for group in groups.values():
-        for a, b in combinations(group, 2):
-            detail = _disagreement(a, b)
-            if detail is None:
-                continue
-            kind = "device-disagreement" if a["device"] != b["device"] else "machine-disagreement"
-            findings.append(
-                {
-                    "kind": kind,
-                    "check": a["id"],
-                    "between": [f"{a['id']}@{a['machine']}", f"{b['id']}@{b['machine']}"],
-                    "detail": detail,
-                }
-            )
-    return findings
-
-
-def _disagreement(a: dict[str, Any], b: dict[str, Any]) -> str | None:
-    where = f"{a['device']} on {a['machine']} vs {b['device']} on {b['machine']}"
-    if (a["verdict"] in CONFORMING) != (b["verdict"] in CONFORMING):
-        return f"{where}: {a['verdict']} vs {b['verdict']}"
-    if a["values"] is None or b["values"] is None:
-        return None
-    ours = {e["index"]: e for e in a["values"]["elements"]}
-    tolerance = from_json_float(a["tolerance_ulps"]) or 0.0
-    fmt = float_format(a["dtype"])
-    for element in b["values"]["elements"]:
-        other = ours.get(element["index"])
-        if other is None:
-            continue
-        x, y = float(other["got"]), float(element["got"])
-        if (np.isnan(x) and np.isnan(y)) or x == y:
-            continue
-        unit = max(_ulp(other, fmt, a["quantity"]), _ulp(element, fmt, a["quantity"]))
-        with np.errstate(invalid="ignore", over="ignore"):
-            ulps = abs(x - y) / unit
-        if not np.isfinite(ulps) or ulps > tolerance:
-            return (
-                f"{where}: element {element['index']}: {x!r} vs {y!r} "
-                f"({ulps:.3g} ULP apart > tolerance {tolerance:g})"
-            )
-    return None
-
-
-def _ulp(element: dict[str, Any], fmt: FloatFormat, quantity: str) -> float:
-    """The ULP the check's tolerance is stated in at this element: of the value, or for a
-    gradient of the size of its terms, recovered from the stored error (error = distance
-    / unit) where that is possible."""
-    got, expected, error = (float(element[k]) for k in ("got", "expected", "error_ulps"))
-    if quantity != "value" and 0 < error < np.inf and np.isfinite(got) and got != expected:
-        return abs(got - expected) / error
-    return float(fmt.ulp(np.float64(expected))) if np.isfinite(expected) else np.inf
