@@ -95,7 +95,8 @@ class Call:
     ``axis``), so ``none`` returns one loss per sample; None: one loss per element."""
     sample_weight: np.ndarray | None = None
     """One weight per sample (per loss left after ``axis``), aligned with the leading axes:
-    its shape is a prefix of the per-sample shape, each entry weighing every loss under it."""
+    its shape is a prefix of the per-sample shape (axes of 1 beyond it allowed), each entry
+    weighing every loss under it."""
 
     @property
     def target_dtype(self) -> str:
@@ -125,8 +126,10 @@ class Call:
 
 def leading_broadcast(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """``array`` broadcast to ``shape`` with its axes aligned to the leading ones (a weight of
-    shape (N,) over losses of shape (N, M)), where NumPy would align the trailing ones."""
-    expanded = array.reshape(array.shape + (1,) * (len(shape) - array.ndim))
+    shape (N,) over losses of shape (N, M)), where NumPy would align the trailing ones; its
+    axes beyond ``shape``'s, of size 1, dropped (a weight of shape (N, 1) over (N,))."""
+    kept = array.reshape(array.shape[: len(shape)])
+    expanded = kept.reshape(kept.shape + (1,) * (len(shape) - kept.ndim))
     return np.broadcast_to(expanded, shape)
 
 

@@ -35,8 +35,12 @@ def loss_shapes(call: Call) -> tuple[tuple[int, ...], ...]:
     compute through) also the input's or the target's, by the API's own shape rule."""
     if call.reduction != "none":
         return ((),)
-    if call.axis is not None:  # one loss per sample
-        return (call.sample_shape,)
+    if call.axis is not None:  # one loss per sample; a sample weight's trailing axes of 1
+        # (a column (N, 1) over N losses) may stay on it, as in Keras: the same values
+        extra = (
+            0 if call.sample_weight is None else call.sample_weight.ndim - len(call.sample_shape)
+        )
+        return tuple(dict.fromkeys((call.sample_shape, call.sample_shape + (1,) * max(extra, 0))))
     shapes = [call.input.shape, call.target.shape]
     with contextlib.suppress(ValueError):  # shapes that do not broadcast: one side's
         shapes.insert(0, np.broadcast_shapes(call.input.shape, call.target.shape))
@@ -63,6 +67,8 @@ def outcome_from_return(result: Any, call: Call) -> Outcome:
     shown = " or ".join(str(shape) for shape in shapes)
     loss_wanted = f"the loss of shape {shown} (reduction={call.reduction!r})"
     value_array, problem = _as_float64(value, shapes, loss_wanted)
+    if value_array is not None and call.axis is not None and call.reduction == "none":
+        value_array = value_array.reshape(call.sample_shape)  # trailing axes of 1 dropped
     value_dtype = _dtype_name(value)
     if not call.grad:
         if problem:

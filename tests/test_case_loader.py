@@ -170,7 +170,7 @@ def test_the_fast_schema_check_understands_every_keyword_the_schema_uses():
     "addition, field, words",
     [
         ("axis: 2", "axis", "not an axis of input shape (1,)"),
-        ("axis: 0\n    sample_weight: [1.0]", "sample_weight", "per-sample losses of shape ()"),
+        ("axis: 0\n    sample_weight: [1.0, 2.0]", "sample_weight", "losses of shape ()"),
         ("sample_weight: [1.0, 2.0]", "sample_weight", "aligned with their leading axes"),
         ("label_smoothing: 1.5", "label_smoothing", "1.5"),
         ("target_dtype: int8", "target_dtype", "int8"),

@@ -65,6 +65,7 @@ def _mean(elementwise):
         weights = np.ones(values.shape)
         if sample_weight is not None:
             given = np.asarray(sample_weight, dtype=np.float64)
+            given = given.reshape(given.shape[: values.ndim])  # a column (N, 1) over N losses
             leading = given.reshape(given.shape + (1,) * (values.ndim - given.ndim))
             weights = np.broadcast_to(leading, values.shape)
             values = np.where(weights == 0, 0.0, values * weights)  # 0 * inf: the limit 0

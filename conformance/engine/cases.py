@@ -398,14 +398,15 @@ def _options_problem(
         axis %= len(input_shape)
         sample_shape = input_shape[:axis] + input_shape[axis + 1 :]
     if "sample_weight" in shapes:
-        weight = shapes["sample_weight"]
+        given = shapes["sample_weight"]
+        weight, extra = given[: len(sample_shape)], given[len(sample_shape) :]
         leading = sample_shape[: len(weight)]
-        if len(weight) > len(sample_shape) or any(
-            w not in (1, s) for w, s in zip(weight, leading, strict=False)
-        ):
+        misfit = any(w not in (1, s) for w, s in zip(weight, leading, strict=True))
+        if misfit or any(size != 1 for size in extra):  # extra axes of 1: squeezed
             return "sample_weight", (
-                f"shape {weight} does not fit the per-sample losses of shape {sample_shape}: "
-                "it is aligned with their leading axes, each of size 1 or theirs"
+                f"shape {given} does not fit the per-sample losses of shape {sample_shape}: "
+                "it is aligned with their leading axes, each of size 1 or theirs (axes "
+                "beyond theirs: size 1)"
             )
     return None
 
