@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.base import DEVICES, DTYPES
+from adapters.calls import DEVICES, DTYPES
 from conformance.engine.matrix import DEFAULT_DEVICES, PROFILES
 from conformance.running.cache_dir import default_cache_dir
 from conformance.running.supervisor import DEFAULT_TIMEOUT_S

@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from adapters.base import Call, Conventions, Outcome
+from adapters.base import Conventions
+from adapters.calls import Call, Outcome
 
 
 def signature(call: Call) -> tuple[Any, ...]:

@@ -32,16 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from adapters.base import (
-    ALL_REDUCTIONS,
-    DTYPES,
-    FORMS,
-    REDUCTIONS,
-    TARGET_DTYPES,
-    Adapter,
-    Call,
-    Conventions,
-)
+from adapters.base import Adapter, Conventions
+from adapters.calls import ALL_REDUCTIONS, DTYPES, FORMS, REDUCTIONS, TARGET_DTYPES, Call, Prepared
 
 NO_CONVENTIONS = Conventions()
 
@@ -127,7 +119,11 @@ class FunctionAdapter(Adapter):
         """Still the user's function."""
         return self.function(*args, **kwargs)
 
-    def _run(self, call: Call) -> Any:
+    def prepare(self, call: Call) -> Prepared:
+        """The function itself is the whole call (whatever it converts is timed with it)."""
+        return Prepared.direct(lambda: self._compute(call), converts_inputs=True)
+
+    def _compute(self, call: Call) -> Any:
         options: dict[str, Any] = {}
         if self.takes_reduction:
             options["reduction"] = call.reduction

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from adapters import formulas
-from adapters.base import TARGET_DTYPES, Adapter, Call, Conventions, Prepared
+from adapters.base import Adapter, Conventions
+from adapters.calls import TARGET_DTYPES, Call, Prepared
 from adapters.compiled import CompiledMixin
 from adapters.snippets import reduced
 
@@ -36,13 +37,13 @@ _OPTAX_SRC = (
     "https://github.com/google-deepmind/optax/blob/main/optax/losses/_classification.py "
     "sigmoid_binary_cross_entropy"
 )
-_XLA_FTZ = (
+XLA_FTZ = (
     "https://github.com/openxla/xla/blob/main/xla/stream_executor/host/host_stream.cc "
     "WorkLoop: tsl::port::ScopedFlushDenormal"
 )
 
 
-def _jax() -> Any:
+def import_jax() -> Any:
     import jax
 
     jax.config.update("jax_enable_x64", True)
@@ -76,7 +77,7 @@ class JaxMemoryBound:
         self.calls += 1
         if self.calls % self.every or resident_mib() < self.budget_mib:
             return
-        _jax().clear_caches()
+        import_jax().clear_caches()
         self.generation += 1
         with contextlib.suppress(OSError, AttributeError):  # not glibc: the caches still go
             ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
@@ -85,7 +86,7 @@ class JaxMemoryBound:
 MEMORY = JaxMemoryBound()
 
 
-class _JaxAdapter(Adapter):
+class JaxAdapter(Adapter):
     result_dtype = "input"
     formula_declared = True  # its conventions, with their sources, are its formula
     shape_rule = "broadcast"
@@ -109,7 +110,7 @@ class _JaxAdapter(Adapter):
     have a formula of this suite compute 1 - y in that dtype."""
 
     def devices(self) -> list[str]:
-        jax = _jax()
+        jax = import_jax()
         try:
             jax.devices("gpu")
         except RuntimeError:
@@ -123,7 +124,7 @@ class _JaxAdapter(Adapter):
 
     def prepare(self, call: Call) -> Prepared:
         MEMORY.tick()
-        jax = _jax()
+        jax = import_jax()
         import jax.numpy as jnp
 
         device = jax.devices("gpu" if call.device == "gpu" else "cpu")[0]
@@ -148,7 +149,7 @@ class _JaxAdapter(Adapter):
         ``order`` 2 the second derivative, the Hessian's diagonal) or None). One jax.vjp
         gives both from a single trace: eager jax.grad traces on every call (measured
         ~40 ms a check)."""
-        jax = _jax()
+        jax = import_jax()
         import jax.numpy as jnp
 
         def loss_fn(x: Any, y: Any, w: Any) -> Any:
@@ -242,7 +243,7 @@ class _JaxAdapter(Adapter):
         raise NotImplementedError
 
 
-class OptaxSigmoidBinaryCrossEntropy(_JaxAdapter):
+class OptaxSigmoidBinaryCrossEntropy(JaxAdapter):
     name = "optax.sigmoid_binary_cross_entropy"
     api = "jnp.mean(optax.sigmoid_binary_cross_entropy(x, y))"
     forms = frozenset({"logits"})
@@ -254,7 +255,7 @@ class OptaxSigmoidBinaryCrossEntropy(_JaxAdapter):
         documented_domain="https://optax.readthedocs.io/en/latest/api/losses.html"
         "#optax.losses.sigmoid_binary_cross_entropy (labels: 'Binary labels whose values are "
         "{0,1} or multi-class target probabilities')",
-        sources=(_OPTAX_SRC, _XLA_FTZ),
+        sources=(_OPTAX_SRC, XLA_FTZ),
     )
 
     @property
@@ -273,14 +274,14 @@ class OptaxSigmoidBinaryCrossEntropy(_JaxAdapter):
         return "optax.sigmoid_binary_cross_entropy(x_j, y_j)"
 
 
-class JaxNumpyTextbook(_JaxAdapter):
+class JaxNumpyTextbook(JaxAdapter):
     name = "jax.numpy.textbook"
     api = "-(y*jnp.log(p) + (1-y)*jnp.log(1-p))"
     forms = frozenset({"probs"})
     conventions = Conventions(
         complement_in_dtype=True,
         flush_subnormals=True,
-        sources=("adapters/formulas.py textbook_probs", _XLA_FTZ),
+        sources=("adapters/formulas.py textbook_probs", XLA_FTZ),
     )
 
     def _elementwise(self, x: Any, y: Any) -> Any:
@@ -304,7 +305,7 @@ class JitMixin(CompiledMixin):
     def _function(self, reduction: str, grad: bool, wrt: str, order: int = 1) -> Any:
         eager = super()._function  # type: ignore[misc]
         key = (reduction, grad, wrt, order)
-        return self.compiled(key, lambda: _jax().jit(eager(*key)))
+        return self.compiled(key, lambda: import_jax().jit(eager(*key)))
 
 
 class JitOptaxSigmoidBinaryCrossEntropy(JitMixin, OptaxSigmoidBinaryCrossEntropy):

@@ -37,10 +37,12 @@ import ml_dtypes
 import numpy as np
 
 from adapters import formulas
-from adapters.base import Adapter, Call, Conventions, Outcome, Prepared, in_result_dtype
+from adapters.base import Adapter, Conventions
+from adapters.calls import Call, Outcome, Prepared, in_result_dtype
 from adapters.jax_bce import MEMORY
 from adapters.served import ServedProcess, ServedProcessError
 from adapters.snippets import reduced
+from adapters.timing import warm_and_measure
 from adapters.torch_bce import LOGITS_CONVENTIONS, PROBS_CONVENTIONS
 
 _NN = "https://github.com/keras-team/keras/blob/master/keras/src/backend/{}/nn.py"
@@ -255,8 +257,6 @@ class _BackendServer:
             if kind == "run":
                 yield "ok", results(execute())
             else:
-                from conformance.speed.timing import warm_and_measure  # standard library only
-
                 yield "ok", warm_and_measure(execute)
         except Exception as exc:  # the backend's refusal is a result
             yield "error", Outcome.raised(exc).error

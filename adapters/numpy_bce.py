@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from adapters import formulas
-from adapters.base import Adapter, Call, Conventions, Prepared
+from adapters.base import Adapter, Conventions
+from adapters.calls import Call, Prepared
 from adapters.snippets import sources
 
 

@@ -45,28 +45,29 @@ from typing import Any
 import numpy as np
 
 from adapters import formulas
-from adapters.base import Call, Conventions, Prepared
+from adapters.base import Conventions
+from adapters.calls import Call, Prepared
 from adapters.compiled import CompiledMixin
-from adapters.jax_bce import _XLA_FTZ, JitMixin, _jax, _JaxAdapter
+from adapters.jax_bce import XLA_FTZ, JaxAdapter, JitMixin, import_jax
 from adapters.tensorflow_bce import (
-    _KERAS_NN,
-    _KERAS_REDUCTION,
     KERAS_DOMAIN,
+    KERAS_NN,
     KERAS_PROBS_CONVENTIONS,
+    KERAS_REDUCTION,
     TF_LOGITS_CONVENTIONS,
-    _device,
-    _keras_backend_problem,
-    _results,
-    _synchronizer,
-    _tensorflow,
-    _TensorflowAdapter,
-    _watched,
+    TensorflowAdapter,
+    import_tensorflow,
+    keras_backend_problem,
+    tf_device,
+    tf_results,
+    tf_synchronizer,
+    watched_name,
 )
 from adapters.torch_bce import (
     COMPILED_PROBS_CONVENTIONS,
     PROBS_CONVENTIONS,
-    _torch_compile,
-    _TorchAdapter,
+    TorchAdapter,
+    torch_compile,
 )
 
 _BCELOSS_DOC = (
@@ -106,7 +107,7 @@ def through_sigmoid(conventions: Conventions, doc: str) -> Conventions:
 # -- PyTorch -------------------------------------------------------------------------------
 
 
-class _TorchPipeline(_TorchAdapter):
+class _TorchPipeline(TorchAdapter):
     forms = frozenset({"logits"})
     conventions = through_sigmoid(PROBS_CONVENTIONS, _BCELOSS_DOC)
     sigmoid = "torch.sigmoid"
@@ -176,7 +177,7 @@ class TorchCompiledSigmoidThenBinaryCrossEntropy(CompiledMixin, _TorchPipeline):
 
     def _loss(self, torch: Any, **options: Any) -> Callable[[Any, Any], Any]:
         options.pop("pos_weight")
-        compiled = self.compiled("pipeline", lambda: _torch_compile(torch, _sigmoid_then_bce))
+        compiled = self.compiled("pipeline", lambda: torch_compile(torch, _sigmoid_then_bce))
         return partial(compiled, **options)
 
     def _expression(self, call: Call) -> str:
@@ -188,7 +189,7 @@ class TorchCompiledSigmoidThenBinaryCrossEntropy(CompiledMixin, _TorchPipeline):
 # -- Keras / TensorFlow --------------------------------------------------------------------
 
 
-class KerasSigmoidThenBinaryCrossentropy(_TensorflowAdapter):
+class KerasSigmoidThenBinaryCrossentropy(TensorflowAdapter):
     """Keras's BinaryCrossentropy on keras.activations.sigmoid(x), run eagerly; the
     subclasses trace it with tf.function. The targets and weights are arguments of the
     pipeline, not constants baked into it, so one trace serves every check of a signature."""
@@ -207,11 +208,11 @@ class KerasSigmoidThenBinaryCrossentropy(_TensorflowAdapter):
     """The sigmoid as the user writes it: called on the logits in the reproducer."""
 
     def device_unavailable(self, device: str) -> str | None:
-        return _keras_backend_problem(_tensorflow()) or super().device_unavailable(device)
+        return keras_backend_problem(import_tensorflow()) or super().device_unavailable(device)
 
     def prepare(self, call: Call) -> Prepared:
-        tf = _tensorflow()
-        device = _device(call)
+        tf = import_tensorflow()
+        device = tf_device(call)
         with tf.device(device):
             x, y = tf.constant(call.input), tf.constant(call.target)
             weight = None
@@ -219,7 +220,7 @@ class KerasSigmoidThenBinaryCrossentropy(_TensorflowAdapter):
                 weight = tf.constant(np.broadcast_to(call.weight, call.input.shape))
         pipeline = self._pipeline(tf, call)
         wrt = y if call.wrt == "target" else x
-        synchronize = _synchronizer(tf, call)
+        synchronize = tf_synchronizer(tf, call)
 
         def execute() -> tuple[Any, Any]:
             with tf.device(device):
@@ -230,11 +231,11 @@ class KerasSigmoidThenBinaryCrossentropy(_TensorflowAdapter):
             synchronize()
             return loss, grad
 
-        return Prepared(execute, lambda done: _results(tf, *done))
+        return Prepared(execute, lambda done: tf_results(tf, *done))
 
     def _pipeline(self, tf: Any, call: Call) -> Callable[[Any, Any, Any], Any]:
         bce = tf.keras.losses.BinaryCrossentropy(
-            reduction=_KERAS_REDUCTION[call.reduction], dtype=call.dtype
+            reduction=KERAS_REDUCTION[call.reduction], dtype=call.dtype
         )
         sigmoid = self._sigmoid(tf, call)
 
@@ -253,8 +254,8 @@ class KerasSigmoidThenBinaryCrossentropy(_TensorflowAdapter):
         return ["import os", "", pin, "import tensorflow as tf"]
 
     def _body(self, call: Call) -> list[str]:
-        options = f"reduction={_KERAS_REDUCTION[call.reduction]!r}, dtype={call.dtype!r}"
-        watched = _watched(call)
+        options = f"reduction={KERAS_REDUCTION[call.reduction]!r}, dtype={call.dtype!r}"
+        watched = watched_name(call)
         weight = ", sample_weight=w_t" if call.weight is not None else ""
         lines = ["    w_t = tensor(np.broadcast_to(w, x.shape))"] if call.weight is not None else []
         lines += [
@@ -298,7 +299,7 @@ class XlaSigmoidThenBinaryCrossentropy(TfFunctionSigmoidThenBinaryCrossentropy):
 
 
 _TF_SIGMOID_SPELLINGS = (
-    f"{_KERAS_NN} _get_logits: logits are recovered from an output that carries them "
+    f"{KERAS_NN} _get_logits: logits are recovered from an output that carries them "
     "(keras.activations.sigmoid, and so layers.Activation('sigmoid') and Dense(activation="
     "'sigmoid')) or, in a graph (tf.function), from a Sigmoid op ('in order to prevent "
     "collapsing zero when training'); an eager tf.nn.sigmoid output is a plain EagerTensor, "
@@ -421,7 +422,7 @@ class ActivationLayerSigmoidThenBinaryCrossentropy(
         return keras.layers.Activation("sigmoid", dtype=dtype)
 
 
-class KerasModelEvaluate(_TensorflowAdapter):
+class KerasModelEvaluate(TensorflowAdapter):
     """A Keras model ending in a sigmoid, compiled with BinaryCrossentropy and evaluated:
     ``model.evaluate`` runs Keras's test step (``model.compile``'s default
     ``jit_compile="auto"``, which resolves to no XLA for this model on the CPU) and reports
@@ -442,7 +443,7 @@ class KerasModelEvaluate(_TensorflowAdapter):
     conventions = KerasSigmoidThenBinaryCrossentropy.conventions
 
     def device_unavailable(self, device: str) -> str | None:
-        return _keras_backend_problem(_tensorflow()) or super().device_unavailable(device)
+        return keras_backend_problem(import_tensorflow()) or super().device_unavailable(device)
 
     def unsupported(self, call: Call) -> str | None:
         if call.input.shape != call.target.shape:
@@ -450,7 +451,7 @@ class KerasModelEvaluate(_TensorflowAdapter):
         return super().unsupported(call)
 
     def prepare(self, call: Call) -> Prepared:
-        tf = _tensorflow()
+        tf = import_tensorflow()
         models: dict[tuple[str, str], Any] = self.__dict__.setdefault("_models", {})
         key = (call.dtype, call.reduction)
         if key not in models:
@@ -475,7 +476,7 @@ class KerasModelEvaluate(_TensorflowAdapter):
                 keras.layers.Activation("sigmoid", dtype=call.dtype),
             ]
         )
-        reduction = _KERAS_REDUCTION[call.reduction]
+        reduction = KERAS_REDUCTION[call.reduction]
         model.compile(loss=keras.losses.BinaryCrossentropy(reduction=reduction, dtype=call.dtype))
         return model
 
@@ -485,7 +486,7 @@ class KerasModelEvaluate(_TensorflowAdapter):
             if call.weight is not None
             else ""
         )
-        reduction = _KERAS_REDUCTION[call.reduction]
+        reduction = KERAS_REDUCTION[call.reduction]
         return "\n".join(
             [
                 "import os",
@@ -510,7 +511,7 @@ class KerasModelEvaluate(_TensorflowAdapter):
 # -- JAX -----------------------------------------------------------------------------------
 
 
-class JaxSigmoidThenTextbook(_JaxAdapter):
+class JaxSigmoidThenTextbook(JaxAdapter):
     name = "jax.nn.sigmoid+jax.numpy.textbook"
     api = "s = jax.nn.sigmoid(x); -(y*jnp.log(s) + (1-y)*jnp.log(1-s))"
     forms = frozenset({"logits"})
@@ -518,7 +519,7 @@ class JaxSigmoidThenTextbook(_JaxAdapter):
         complement_in_dtype=True,
         flush_subnormals=True,
         logits_through_probabilities=True,
-        sources=("adapters/formulas.py textbook_probs", _SIGMOID_GRAD, _XLA_FTZ),
+        sources=("adapters/formulas.py textbook_probs", _SIGMOID_GRAD, XLA_FTZ),
     )
 
     sigmoid = "jax.nn.sigmoid"
@@ -527,7 +528,7 @@ class JaxSigmoidThenTextbook(_JaxAdapter):
     def _elementwise(self, x: Any, y: Any) -> Any:
         import jax.numpy as jnp
 
-        _jax()  # configured first (64-bit arrays)
+        import_jax()  # configured first (64-bit arrays)
         return formulas.textbook_probs(jnp, _spelled(self.sigmoid)(x), y)
 
     def _elementwise_source(self) -> str:

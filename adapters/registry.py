@@ -35,7 +35,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from adapters.base import SHAPE_RULES, Adapter
+from adapters.base import Adapter
+from adapters.calls import SHAPE_RULES
 
 ENTRY_POINT_GROUP = "bce_conformance.adapters"
 IMPORT_TIMEOUT_S = 60.0

@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from adapters.base import Call
+from adapters.calls import Call
 
 
 def keywords(**pairs: str | None) -> str:

@@ -40,19 +40,12 @@ from typing import Any
 import numpy as np
 
 from adapters import formulas
-from adapters.base import (
-    ALL_REDUCTIONS,
-    TARGET_DTYPES,
-    Adapter,
-    Call,
-    Conventions,
-    Prepared,
-    in_result_dtype,
-)
+from adapters.base import Adapter, Conventions
+from adapters.calls import ALL_REDUCTIONS, TARGET_DTYPES, Call, Prepared, in_result_dtype
 from adapters.compiled import CompiledMixin
 from adapters.snippets import keywords, optional, reduced
 
-_KERAS_NN = "https://github.com/keras-team/keras/blob/master/keras/src/backend/tensorflow/nn.py"
+KERAS_NN = "https://github.com/keras-team/keras/blob/master/keras/src/backend/tensorflow/nn.py"
 _DENORMAL = (
     "https://github.com/tensorflow/tensorflow/blob/master/third_party/xla/xla/tsl/platform/"
     "threadpool.cc EigenEnvironment::CreateThread: port::ScopedFlushDenormal"
@@ -80,7 +73,7 @@ KERAS_PROBS_CONVENTIONS = Conventions(
     complement_in_dtype=True,
     flush_subnormals=True,
     sources=(
-        f"{_KERAS_NN} binary_crossentropy: clip_by_value(output, epsilon, 1 - epsilon), "
+        f"{KERAS_NN} binary_crossentropy: clip_by_value(output, epsilon, 1 - epsilon), "
         "log(1 - output)",
         f"{_DENORMAL} (CPU thread pools flush denormals)",
     ),
@@ -112,7 +105,7 @@ def smoothed_in_dtype(conventions: Conventions) -> Conventions:
     )
 
 
-_KERAS_REDUCTION = {
+KERAS_REDUCTION = {
     "none": None,
     "mean": "sum_over_batch_size",
     "sum": "sum",
@@ -120,7 +113,7 @@ _KERAS_REDUCTION = {
 }
 
 
-def _tensorflow() -> Any:
+def import_tensorflow() -> Any:
     """Import tensorflow with its C++ start-up chatter (oneDNN, CPU features) silenced, and
     Keras pinned to its tensorflow backend: ``tf.keras`` is Keras 3, which picks its backend
     from ``KERAS_BACKEND`` once per process, so a user who exported ``KERAS_BACKEND=jax``
@@ -133,7 +126,7 @@ def _tensorflow() -> Any:
     return tf
 
 
-def _keras_backend_problem(tf: Any) -> str | None:
+def keras_backend_problem(tf: Any) -> str | None:
     """Why the keras.losses adapters cannot run in this process, or None."""
     backend = tf.keras.backend.backend()
     if backend == "tensorflow":
@@ -145,11 +138,11 @@ def _keras_backend_problem(tf: Any) -> str | None:
     )
 
 
-def _device(call: Call) -> str:
+def tf_device(call: Call) -> str:
     return "/GPU:0" if call.device == "gpu" else "/CPU:0"
 
 
-def _synchronizer(tf: Any, call: Call) -> Callable[[], None]:
+def tf_synchronizer(tf: Any, call: Call) -> Callable[[], None]:
     """Waits for the device's queued work: GPU kernels run asynchronously; on the CPU,
     eager TensorFlow has finished when an op returns."""
     if call.device == "gpu":
@@ -157,11 +150,11 @@ def _synchronizer(tf: Any, call: Call) -> Callable[[], None]:
     return lambda: None
 
 
-def _results(tf: Any, loss: Any, grad: Any) -> tuple[np.ndarray, np.ndarray | None]:
+def tf_results(tf: Any, loss: Any, grad: Any) -> tuple[np.ndarray, np.ndarray | None]:
     return _to_numpy(tf, loss), None if grad is None else _to_numpy(tf, grad)
 
 
-def _watched(call: Call) -> str:
+def watched_name(call: Call) -> str:
     """The reproducer's tensor the gradient is taken with respect to."""
     return "y_t" if call.wrt == "target" else "x_t"
 
@@ -171,7 +164,7 @@ def _to_numpy(tf: Any, tensor: Any) -> np.ndarray:
     return in_result_dtype(values, tensor.dtype.name)
 
 
-class _TensorflowAdapter(Adapter):
+class TensorflowAdapter(Adapter):
     result_dtype = "input"
     formula_declared = True  # its conventions, with their sources, are its formula
     result_dtype_source = (
@@ -193,7 +186,7 @@ class _TensorflowAdapter(Adapter):
     supports_target_grad = True
 
     def devices(self) -> list[str]:
-        tf = _tensorflow()
+        tf = import_tensorflow()
         return ["cpu", "gpu"] if tf.config.list_physical_devices("GPU") else ["cpu"]
 
     def device_unavailable(self, device: str) -> str | None:
@@ -202,13 +195,13 @@ class _TensorflowAdapter(Adapter):
         return None
 
     def prepare(self, call: Call) -> Prepared:
-        tf = _tensorflow()
-        device = _device(call)
+        tf = import_tensorflow()
+        device = tf_device(call)
         with tf.device(device):
             x, y = tf.constant(call.input), tf.constant(call.target)
             loss_of = self._loss(tf, call)
         wrt = y if call.wrt == "target" else x
-        synchronize = _synchronizer(tf, call)
+        synchronize = tf_synchronizer(tf, call)
 
         second = call.grad and call.order == 2
 
@@ -228,7 +221,7 @@ class _TensorflowAdapter(Adapter):
             synchronize()
             return loss, grad
 
-        return Prepared(execute, lambda done: _results(tf, *done))
+        return Prepared(execute, lambda done: tf_results(tf, *done))
 
     def _loss(self, tf: Any, call: Call) -> Callable[[Any, Any], Any]:
         """(x, y) -> the loss, its constants (weights) and loss objects built here, once,
@@ -242,7 +235,7 @@ class _TensorflowAdapter(Adapter):
             f"def tensor(a):  # exact: every value is a {call.dtype}",
             f"    return tf.cast(tf.constant(a), tf.{call.dtype})",
             "",
-            f"with tf.device({_device(call)!r}):",
+            f"with tf.device({tf_device(call)!r}):",
             "    x_t, y_t = tensor(x), tensor(y)",
         ]
         if call.pos_weight is not None:
@@ -260,7 +253,7 @@ class _TensorflowAdapter(Adapter):
         """Indented lines computing loss_t (and grad_t) under the device scope."""
         lines = [
             "    with tf.GradientTape() as tape:",
-            f"        tape.watch({_watched(call)})",
+            f"        tape.watch({watched_name(call)})",
             f"        loss_t = {self._expression(call)}",
         ]
         if call.grad and call.order == 2:  # the Hessian is diagonal: d(sum of grad)/dx
@@ -272,14 +265,14 @@ class _TensorflowAdapter(Adapter):
                 "    grad_t = outer.gradient(grad_t, x_t)",
             ]
         return lines + (
-            [f"    grad_t = tape.gradient(loss_t, {_watched(call)})"] if call.grad else []
+            [f"    grad_t = tape.gradient(loss_t, {watched_name(call)})"] if call.grad else []
         )
 
     def _expression(self, call: Call) -> str:
         raise NotImplementedError
 
 
-class _KerasBinaryCrossentropy(_TensorflowAdapter):
+class _KerasBinaryCrossentropy(TensorflowAdapter):
     from_logits = False
     reductions = frozenset(ALL_REDUCTIONS)
     target_dtypes = frozenset(TARGET_DTYPES)  # losses.py: ops.cast(y_true, y_pred.dtype)
@@ -288,7 +281,7 @@ class _KerasBinaryCrossentropy(_TensorflowAdapter):
     supports_sample_weight = True
 
     def device_unavailable(self, device: str) -> str | None:
-        return _keras_backend_problem(_tensorflow()) or super().device_unavailable(device)
+        return keras_backend_problem(import_tensorflow()) or super().device_unavailable(device)
 
     def unsupported(self, call: Call) -> str | None:
         return _keras_weight_problem(self.api, call) or super().unsupported(call)
@@ -298,7 +291,7 @@ class _KerasBinaryCrossentropy(_TensorflowAdapter):
             from_logits=self.from_logits,
             label_smoothing=call.label_smoothing,
             axis=-1 if call.axis is None else call.axis,
-            reduction=_KERAS_REDUCTION[call.reduction],
+            reduction=KERAS_REDUCTION[call.reduction],
             dtype=call.dtype,
         )
         weights = keras_sample_weight(call)
@@ -321,7 +314,7 @@ class _KerasBinaryCrossentropy(_TensorflowAdapter):
             from_logits=str(self.from_logits),
             label_smoothing=repr(call.label_smoothing) if call.label_smoothing else None,
             axis=None if call.axis is None else repr(call.axis),
-            reduction=repr(_KERAS_REDUCTION[call.reduction]),
+            reduction=repr(KERAS_REDUCTION[call.reduction]),
             dtype=repr(call.dtype),
         )
         weight = ", sample_weight=w_t" if keras_sample_weight(call) is not None else ""
@@ -452,7 +445,7 @@ class KerasMetricBinaryCrossentropyFromLogits(KerasMetricBinaryCrossentropy):
     conventions = KerasBinaryCrossentropyFromLogits.conventions
 
 
-class TfSigmoidCrossEntropyWithLogits(_TensorflowAdapter):
+class TfSigmoidCrossEntropyWithLogits(TensorflowAdapter):
     name = "tf.nn.sigmoid_cross_entropy_with_logits"
     api = "tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=x))"
     forms = frozenset({"logits"})
@@ -474,7 +467,7 @@ class TfSigmoidCrossEntropyWithLogits(_TensorflowAdapter):
         return reduced(loss, call.reduction, "tf.reduce_mean", "tf.reduce_sum")
 
 
-class TfWeightedCrossEntropyWithLogits(_TensorflowAdapter):
+class TfWeightedCrossEntropyWithLogits(TensorflowAdapter):
     name = "tf.nn.weighted_cross_entropy_with_logits"
     api = "tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(y, x, pos_weight=pw))"
     forms = frozenset({"logits"})
@@ -518,14 +511,14 @@ class XlaSigmoidCrossEntropyWithLogits(CompiledMixin, TfSigmoidCrossEntropyWithL
     supports_second_grad = False  # its compiled function returns the first derivative
 
     def prepare(self, call: Call) -> Prepared:
-        tf = _tensorflow()
+        tf = import_tensorflow()
         compiled = self.compiled(
             (call.reduction, call.wrt), lambda: self._xla_function(tf, call.reduction, call.wrt)
         )
-        device = _device(call)
+        device = tf_device(call)
         with tf.device(device):
             x, y = tf.constant(call.input), tf.constant(call.target)
-        synchronize = _synchronizer(tf, call)
+        synchronize = tf_synchronizer(tf, call)
 
         def execute() -> tuple[Any, Any]:
             with tf.device(device):
@@ -533,7 +526,7 @@ class XlaSigmoidCrossEntropyWithLogits(CompiledMixin, TfSigmoidCrossEntropyWithL
             synchronize()
             return loss, grad if call.grad else None
 
-        return Prepared(execute, lambda done: _results(tf, *done))
+        return Prepared(execute, lambda done: tf_results(tf, *done))
 
     @staticmethod
     def _xla_function(tf: Any, reduction: str, wrt: str) -> Any:
@@ -551,9 +544,9 @@ class XlaSigmoidCrossEntropyWithLogits(CompiledMixin, TfSigmoidCrossEntropyWithL
             "    @tf.function(jit_compile=True)",
             "    def value_and_grad(x_t, y_t):",
             "        with tf.GradientTape() as tape:",
-            f"            tape.watch({_watched(call)})",
+            f"            tape.watch({watched_name(call)})",
             f"            loss_t = {self._expression(call)}",
-            f"        return loss_t, tape.gradient(loss_t, {_watched(call)})",
+            f"        return loss_t, tape.gradient(loss_t, {watched_name(call)})",
             "",
             "    loss_t, grad_t = value_and_grad(x_t, y_t)",
         ]

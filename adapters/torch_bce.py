@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from adapters.base import DTYPES, Adapter, Call, Conventions, Prepared, in_result_dtype
+from adapters.base import Adapter, Conventions
+from adapters.calls import DTYPES, Call, Prepared, in_result_dtype
 from adapters.compiled import CompiledMixin
 from adapters.snippets import keywords, optional
 
@@ -62,7 +63,7 @@ def _nothing() -> None:
     return None
 
 
-class _TorchAdapter(Adapter):
+class TorchAdapter(Adapter):
     result_dtype = "input"
     formula_declared = True  # its conventions, with their sources, are its formula
     shape_rule = "equal"
@@ -182,7 +183,7 @@ class _TorchAdapter(Adapter):
         )
 
 
-class TorchBCELoss(_TorchAdapter):
+class TorchBCELoss(TorchAdapter):
     name = "torch.nn.BCELoss"
     api = "torch.nn.BCELoss(weight=w, reduction=r)(p, y)"
     forms = frozenset({"probs"})
@@ -196,7 +197,7 @@ class TorchBCELoss(_TorchAdapter):
         return f"torch.nn.BCELoss({self._options(call, False)})(x_t, y_t)"
 
 
-class TorchBinaryCrossEntropy(_TorchAdapter):
+class TorchBinaryCrossEntropy(TorchAdapter):
     name = "torch.nn.functional.binary_cross_entropy"
     api = "torch.nn.functional.binary_cross_entropy(p, y, weight=w, reduction=r)"
     forms = frozenset({"probs"})
@@ -211,7 +212,7 @@ class TorchBinaryCrossEntropy(_TorchAdapter):
         return f"torch.nn.functional.binary_cross_entropy(x_t, y_t, {options})"
 
 
-class TorchBCEWithLogitsLoss(_TorchAdapter):
+class TorchBCEWithLogitsLoss(TorchAdapter):
     name = "torch.nn.BCEWithLogitsLoss"
     api = "torch.nn.BCEWithLogitsLoss(weight=w, pos_weight=pw, reduction=r)(x, y)"
     forms = frozenset({"logits"})
@@ -227,7 +228,7 @@ class TorchBCEWithLogitsLoss(_TorchAdapter):
         return f"torch.nn.BCEWithLogitsLoss({self._options(call, True)})(x_t, y_t)"
 
 
-class TorchBinaryCrossEntropyWithLogits(_TorchAdapter):
+class TorchBinaryCrossEntropyWithLogits(TorchAdapter):
     name = "torch.nn.functional.binary_cross_entropy_with_logits"
     api = "torch.nn.functional.binary_cross_entropy_with_logits(x, y, weight=w, pos_weight=pw)"
     forms = frozenset({"logits"})
@@ -256,7 +257,7 @@ COMPILED_PROBS_CONVENTIONS = Conventions(
 )
 
 
-class _TorchCompiled(CompiledMixin, _TorchAdapter):
+class _TorchCompiled(CompiledMixin, TorchAdapter):
     """torch.compile (inductor, the default backend) of a torch.nn.functional BCE.
 
     Inductor runs PyTorch's Python decompositions, not the eager C++ kernels: for
@@ -277,7 +278,7 @@ class _TorchCompiled(CompiledMixin, _TorchAdapter):
         if "with_logits" not in self.functional:
             options.pop("pos_weight")
         function = getattr(torch.nn.functional, self.functional)
-        compiled = self.compiled(self.functional, lambda: _torch_compile(torch, function))
+        compiled = self.compiled(self.functional, lambda: torch_compile(torch, function))
         return partial(compiled, **options)
 
     def _expression(self, call: Call) -> str:
@@ -286,7 +287,7 @@ class _TorchCompiled(CompiledMixin, _TorchAdapter):
         return f"{compiled}(x_t, y_t, {options})"
 
 
-def _torch_compile(torch: Any, function: Callable[..., Any]) -> Any:
+def torch_compile(torch: Any, function: Callable[..., Any]) -> Any:
     """torch.compile of ``function``, for every signature of the matrix.
 
     Past dynamo's recompile limit (8 graphs per function) torch.compile silently runs the

@@ -22,7 +22,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
-from adapters.base import Call, Outcome
+from adapters.calls import Call, Outcome
 
 _ML_FLOATS = {np.dtype(ml_dtypes.bfloat16), np.dtype(ml_dtypes.float8_e4m3fn)}
 _REPR_LIMIT = 80

@@ -7,10 +7,10 @@ write the result; the backward pass reads both again and writes the gradient) ov
 median time from the timing core. At 1e7 elements every array is far outside the caches.
 """
 
+from adapters.timing import overhead
 from benchmarks import measured
 from conformance.speed import suite
 from conformance.speed.bench import BenchCase, copy_bandwidth
-from conformance.speed.timing import overhead
 
 
 def measure_bandwidth() -> float:

@@ -1,7 +1,7 @@
 """Seconds per BCE call: every adapter x size x dtype x device, forward and
 forward+backward (gradient with respect to the input), reduction mean.
 
-The number recorded is the suite's timing core's (``conformance.speed.timing``), the one
+The number recorded is the suite's timing core's (``adapters.timing``), the one
 ``bce-conformance bench`` prints: the call is prepared (inputs converted to the
 framework's tensors on the device, loss objects built), its first call (compilation,
 tracing, lazy initialisation) made and timed apart, then ``execute`` alone is timed in
@@ -14,7 +14,7 @@ Parameters an adapter cannot run (an option it lacks, a dtype it is not run at, 
 is absent) are reported as n/a.
 """
 
-from adapters.base import DEVICES, DTYPES
+from adapters.calls import DEVICES, DTYPES
 from benchmarks import measured
 from conformance.speed import suite
 from conformance.speed.bench import SIZES, BenchCase

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.base import DTYPES
+from adapters.calls import DTYPES
 from conformance.engine.matrix import DEFAULT_DEVICES, CheckResult, Plan, Runner, build_plan
-from conformance.engine.reference import ReferenceCache
-from conformance.engine.reference_store import ReferenceStore
+from conformance.engine.reference_store import ReferenceCache, ReferenceStore
+from conformance.engine.run_outcome import RunOutcome
 from conformance.known_bugs import REGISTRY_PATH, load_known_bugs
 from conformance.reports import environment
 from conformance.reports.disagreements import mode_disagreements
@@ -33,7 +33,7 @@ from conformance.running.in_process import run_in_process
 from conformance.running.memory import TreeMemorySampler, peak_rss_mib
 from conformance.running.scheduling import CostModel, shard, write_costs
 from conformance.running.signals import sigterm_interrupts
-from conformance.running.supervisor import DEFAULT_TIMEOUT_S, RunOutcome, Supervisor
+from conformance.running.supervisor import DEFAULT_TIMEOUT_S, Supervisor
 from conformance.running.worker import WorkerSetup
 
 ISOLATION = ("process", "none")

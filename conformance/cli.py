@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from adapters.base import DEVICES, DTYPES
+from adapters.calls import DEVICES, DTYPES
 from adapters.registry import AdapterSpecError, discover, select
 from conformance.application import ISOLATION, RunSpec, conformance_report, planned, run_conformance
 from conformance.engine.cases import CASES_DIR, load_cases

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.base import DEVICES, DTYPES
+from adapters.calls import DEVICES, DTYPES
 from adapters.registry import AdapterSpecError
 from conformance.application import RunSpec, run_conformance
 from conformance.engine.matrix import (

@@ -28,7 +28,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from adapters.base import Adapter, Call
+from adapters.base import Adapter
+from adapters.calls import Call
 from adapters.registry import builtin_adapters
 from conformance.engine.tolerances import ELEMENT_ULPS, reduction_tolerance
 from conformance.known_bugs import KnownBug, find, load_known_bugs

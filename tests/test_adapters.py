@@ -198,7 +198,7 @@ def test_keras_backend_workers_answer_with_the_backends_own_results():
     from adapters.keras_backends import ADAPTERS as KERAS
 
     numpy_probs = next(a for a in KERAS if a.name == "keras.ops.binary_crossentropy@numpy")
-    from adapters.base import Call
+    from adapters.calls import Call
 
     f32 = np.float32
     call = Call("probs", np.array([0.25], f32), np.array([1.0], f32), None, None, "none",

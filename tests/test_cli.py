@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 USER_ADAPTERS = """
 import numpy as np
 from adapters import formulas
-from adapters.base import Adapter, Conventions
+from adapters.base import Adapter, Conventions, Prepared
 
 
 class UserLogits(Adapter):
@@ -31,7 +31,10 @@ class UserLogits(Adapter):
         self.name, self.scale = name, scale
         self.floor = floor
 
-    def _run(self, call):
+    def prepare(self, call):
+        return Prepared.direct(lambda: self._loss(call))
+
+    def _loss(self, call):
         loss = formulas.stable_logits(np, call.input, call.target, call.pos_weight) * self.scale
         return formulas.reduce(loss, call.reduction, np.mean, np.sum)
 
@@ -46,7 +49,10 @@ class UserClampedProbs(Adapter):
         if declared:
             self.conventions = Conventions(log_floor=-100.0)
 
-    def _run(self, call):
+    def prepare(self, call):
+        return Prepared.direct(lambda: self._loss(call))
+
+    def _loss(self, call):
         with np.errstate(divide="ignore"):
             lp = np.maximum(np.log(call.input), -100)
             lq = np.maximum(np.log1p(-call.input), -100)

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from scipy.special import log_expit, xlog1py, xlogy
 
-from adapters.base import ALL_REDUCTIONS, TARGET_DTYPES, Adapter, Call
+from adapters.base import Adapter
+from adapters.calls import ALL_REDUCTIONS, TARGET_DTYPES, Call, Prepared
 from adapters.function import bce_adapter
 from conformance.application import RunSpec, run_conformance
 
@@ -105,7 +106,10 @@ class MineAsClass(Adapter):
     def dtypes(self) -> list[str]:
         return list(DTYPES)
 
-    def _run(self, call: Call):
+    def prepare(self, call: Call) -> Prepared:
+        return Prepared.direct(lambda: self._loss(call))
+
+    def _loss(self, call: Call):
         return _mean(self.elementwise)(
             call.input,
             call.target,

@@ -13,7 +13,8 @@ from adapters.base import Adapter, Conventions
 from conformance.engine.cases import load_cases
 from conformance.engine.dtypes import float_format
 from conformance.engine.matrix import Check, build_call
-from conformance.engine.reference import Inputs, ReferenceCache, compute
+from conformance.engine.reference import Inputs, compute
+from conformance.engine.reference_store import ReferenceCache
 
 
 def _value(form, x, y, *, dtype="float64", weight=None, pos_weight=None, conventions=None):

@@ -11,8 +11,8 @@ import pytest
 
 from adapters.base import Conventions
 from conformance.engine import reference_store
-from conformance.engine.reference import Inputs, Reference, ReferenceCache, compute
-from conformance.engine.reference_store import ReferenceStore
+from conformance.engine.reference import Inputs, Reference, compute
+from conformance.engine.reference_store import ReferenceCache, ReferenceStore
 
 PIPELINE = Conventions(logits_through_probabilities=True, prob_clip=1e-7)
 

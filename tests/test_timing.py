@@ -1,4 +1,4 @@
-"""The timing core (conformance/speed/timing.py) and the benchmark inputs
+"""The timing core (adapters/timing.py) and the benchmark inputs
 (conformance/speed/bench.py).
 
 No assertion here is on how fast anything is: speed goes in benchmarks and reports. The
@@ -14,10 +14,10 @@ import statistics
 import numpy as np
 import torch.utils.benchmark
 
+from adapters.timing import calibrate, measure, sample
 from adapters.torch_bce import TorchBinaryCrossEntropyWithLogits
 from conformance.cli import main
 from conformance.speed.bench import BenchCase, bench_call, bytes_moved, inputs
-from conformance.speed.timing import calibrate, measure, sample
 
 
 def test_a_sample_lasts_at_least_the_minimum():

@@ -28,7 +28,7 @@ import fastjsonschema
 import jsonschema
 import numpy as np
 
-from adapters.base import REDUCTIONS
+from adapters.calls import REDUCTIONS
 from conformance.engine import case_yaml
 from conformance.engine.dtypes import FloatFormat, float_format
 

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters.base import DTYPES, Adapter, Call, Outcome, Wrt
+from adapters.base import Adapter
+from adapters.calls import DTYPES, Call, Outcome, Wrt
 from adapters.registry import LoadProblem, discover, select
 from conformance import known_bugs
 from conformance.engine.cases import CASES_DIR, Case, CaseError, load_cases
 from conformance.engine.dtypes import float_format
-from conformance.engine.reference import Inputs, ReferenceCache
+from conformance.engine.reference import Inputs
+from conformance.engine.reference_store import ReferenceCache
 from conformance.engine.verdicts import Judgement, Quantity, Verdict, judge, meets
 
 DEFAULT_DEVICES = ("cpu", "gpu")

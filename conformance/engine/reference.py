@@ -29,17 +29,16 @@ probabilities: the scale at which an implementation of that difference rounds
 
 The same evaluator applies an adapter's declared ``Conventions`` (log floor, probability
 clip, 1 - p rounded to the dtype, subnormal flushing, a floored gradient denominator) to
-give the convention-adjusted values. Results are cached by a hash of the inputs, so a run
-computes each reference once.
+give the convention-adjusted values. ``reference_store.ReferenceCache`` keeps them by a
+hash of the inputs, so a run computes each reference once.
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TypeAlias
 
 import mpmath
 import numpy as np
@@ -49,9 +48,6 @@ from conformance.engine import samples
 from conformance.engine.dtypes import FloatFormat, float_format
 from conformance.engine.samples import Samples
 from conformance.engine.tolerances import SIGMOID_ULPS
-
-if TYPE_CHECKING:
-    from conformance.engine.reference_store import ReferenceStore
 
 Target: TypeAlias = "float | mpmath.mpf"
 """A target as the element formulas take it: a float, or exact (a smoothed label)."""
@@ -319,33 +315,6 @@ def _split(values: tuple[mpmath.mpf, ...]) -> tuple[np.ndarray, np.ndarray]:
         if _CTX.isfinite(v) and np.isfinite(h):
             lo[i] = float(v - h)
     return hi, lo
-
-
-class ReferenceCache:
-    """Computes references once per distinct input, for the whole run; records time spent.
-    A reference computed by an earlier run (or another worker of this one) is read from
-    ``store`` (``reference_store.py``) when one is given."""
-
-    def __init__(self, store: ReferenceStore | None = None) -> None:
-        self._store: dict[str, Reference] = {}
-        self._disk = store
-        self.seconds = 0.0
-        self.computed = 0
-
-    def get(self, inputs: Inputs, conventions: Conventions | None = None) -> Reference:
-        key = inputs.key(conventions)
-        ref = self._store.get(key)
-        if ref is None:
-            start = time.perf_counter()
-            ref = None if self._disk is None else self._disk.get(key)
-            if ref is None:
-                ref = compute(inputs, conventions)
-                self.computed += 1
-                if self._disk is not None:
-                    self._disk.put(key, ref)
-            self.seconds += time.perf_counter() - start
-            self._store[key] = ref
-        return ref
 
 
 def context() -> mpmath.MPContext:

@@ -1,12 +1,13 @@
-"""High-precision references kept on disk between runs, in the suite's cache directory.
+"""High-precision references kept for a run (``ReferenceCache``, in memory) and between
+runs (``ReferenceStore``, on disk in the suite's cache directory).
 
 A reference costs tens of microseconds per element in mpmath and the same inputs come back
-in every run, so ``ReferenceCache`` looks here before computing and stores what it
-computed. The store is one SQLite file (several worker processes write it at once; SQLite
-serialises them), keyed by the inputs' hash (``Inputs.key``: form, dtype, values and the
-conventions applied) and by a fingerprint of the code that computes references: editing
-``reference.py``, ``tolerances.py`` or ``dtypes.py``, or another mpmath, starts a fresh
-table, so a stale reference is never read.
+in every run, so ``ReferenceCache`` looks in memory, then on disk, before computing, and
+stores what it computed. The store is one SQLite file (several worker processes write it
+at once; SQLite serialises them), keyed by the inputs' hash (``Inputs.key``: form, dtype,
+values and the conventions applied) and by a fingerprint of the code that computes
+references: editing ``reference.py``, ``samples.py``, ``tolerances.py`` or ``dtypes.py``,
+or another mpmath, starts a fresh table, so a stale reference is never read.
 
 Values are stored as JSON, not pickles, so a cache file from elsewhere cannot run code:
 each mpmath number as its exact (sign, mantissa, exponent, bit count) tuple, arrays as
@@ -19,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,9 @@ from typing import Any
 import mpmath
 import numpy as np
 
+from adapters.base import Conventions
 from conformance.engine import dtypes, reference, samples, tolerances
+from conformance.engine.reference import Inputs, Reference, compute
 
 _FIELDS_MPF = ("terms", "grads", "target_grads", "second_grads")
 _FIELDS_ARRAY = (
@@ -144,3 +148,30 @@ class ReferenceStore:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+class ReferenceCache:
+    """Computes references once per distinct input, for the whole run; records time spent.
+    A reference computed by an earlier run (or another worker of this one) is read from
+    ``store`` (``reference_store.py``) when one is given."""
+
+    def __init__(self, store: ReferenceStore | None = None) -> None:
+        self._store: dict[str, Reference] = {}
+        self._disk = store
+        self.seconds = 0.0
+        self.computed = 0
+
+    def get(self, inputs: Inputs, conventions: Conventions | None = None) -> Reference:
+        key = inputs.key(conventions)
+        ref = self._store.get(key)
+        if ref is None:
+            start = time.perf_counter()
+            ref = None if self._disk is None else self._disk.get(key)
+            if ref is None:
+                ref = compute(inputs, conventions)
+                self.computed += 1
+                if self._disk is not None:
+                    self._disk.put(key, ref)
+            self.seconds += time.perf_counter() - start
+            self._store[key] = ref
+        return ref

@@ -34,7 +34,8 @@ from enum import Enum
 
 import numpy as np
 
-from adapters.base import Adapter, Conventions, Outcome
+from adapters.base import Adapter, Conventions
+from adapters.calls import Outcome
 from conformance.engine import evidence
 from conformance.engine.comparison import Comparison, compare
 from conformance.engine.dtypes import FloatFormat

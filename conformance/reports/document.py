@@ -35,8 +35,8 @@ from adapters.base import Adapter
 from conformance.engine.cases import Case, CaseError
 from conformance.engine.evidence import Evidence
 from conformance.engine.matrix import Check, CheckResult
+from conformance.engine.run_outcome import RunOutcome
 from conformance.engine.verdicts import Verdict
-from conformance.running.supervisor import RunOutcome
 
 SCHEMA_VERSION = 3
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")

@@ -27,7 +27,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from adapters.base import DEVICES, DTYPES, Adapter, Call, Wrt
+from adapters.base import Adapter
+from adapters.calls import DEVICES, DTYPES, Call, Wrt
 from adapters.registry import discover
 from conformance.engine.cases import CASES_DIR, Case, load_cases
 from conformance.engine.matrix import Check, build_call

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.base import DTYPES
+from adapters.calls import DTYPES
 from conformance.reports.document import QUANTITIES, VERDICTS
 
 DTYPE_ORDER = list(DTYPES)

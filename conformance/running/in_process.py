@@ -8,10 +8,11 @@ import time
 from collections.abc import Callable, Sequence
 
 from conformance.engine.matrix import CheckResult, Plan, Runner
+from conformance.engine.run_outcome import RunOutcome
 from conformance.running.memory import peak_rss_mib
 from conformance.running.scheduling import CostModel, units
 from conformance.running.signals import how_interrupted
-from conformance.running.supervisor import RunOutcome, time_breakdown
+from conformance.running.supervisor import time_breakdown
 from conformance.running.worker import FrameworkGroup
 
 

@@ -33,11 +33,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import Any
 
-from conformance.engine.matrix import TIME_PARTS, Check, CheckResult, Plan
+from conformance.engine.matrix import TIME_PARTS, CheckResult, Plan
+from conformance.engine.run_outcome import RunOutcome
 from conformance.engine.verdicts import Judgement, Verdict
 from conformance.running.pool import WorkerProcess
 from conformance.running.scheduling import CostModel, Scheduler, Unit, units
@@ -54,23 +54,6 @@ MAX_CONSECUTIVE_FAILURES = 3
 UNITS_PER_JOB = 8
 """Work is cut into units of at most 1/(jobs x this) of the estimated total, so the last
 units are small enough to share between cores at the end of a run."""
-
-
-@dataclass
-class RunOutcome:
-    """What a run produced: verdicts in plan order, the checks that have none, and where
-    the time went (``timing``: totals in seconds, ``by_framework`` per framework)."""
-
-    results: list[CheckResult]
-    missing: list[tuple[Check, str]]
-    timing: dict[str, Any]
-    interrupted: str | None = None
-    measured_costs: dict[str, tuple[float, int]] = field(default_factory=dict)
-    """Seconds and count of checks run, by adapter (``scheduling.write_costs``)."""
-
-    @property
-    def complete(self) -> bool:
-        return not self.missing
 
 
 def _crash(reason: str) -> Judgement:

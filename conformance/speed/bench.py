@@ -5,7 +5,7 @@ arrays (probabilities uniform in (0, 1) or logits N(0, 3); Bernoulli(0.5) target
 once per (form, size, dtype) and handed to the adapter's ``prepare`` (``adapters.base``):
 conversion to the framework's tensors, loss objects and compilation happen there; the
 first ``execute`` (a warm-up: compilation, caches, lazy initialisation) is timed apart as
-``warmup_s``; then ``conformance.speed.timing.measure`` times ``execute`` alone
+``warmup_s``; then ``adapters.timing.measure`` times ``execute`` alone
 (``Adapter.time``; the Keras backends do this inside their worker processes).
 
 Throughput is stated against this machine's roofline: the bytes BCE must move (read the
@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from adapters.base import Adapter, Call
+from adapters.base import Adapter
+from adapters.calls import Call
+from adapters.timing import Timing, measure
 from conformance.engine.dtypes import float_format
-from conformance.speed.timing import Timing, measure
 
 SIZES = (1_000, 100_000, 1_000_000, 10_000_000)
 COPY_BYTES = 256 << 20

@@ -4,7 +4,7 @@ Each framework's measurements run in a worker process of their own (spawned, so 
 frameworks share a process, its thread pools or its allocator), one measurement at a
 time: the machine has few cores and a second process running would be measured too. The
 numbers come from the same core as the asv benchmarks (``conformance.speed.bench`` and
-``conformance.speed.timing``).
+``adapters.timing``).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from adapters.registry import discover, select
+from adapters.timing import overhead
 from conformance.known_bugs import REGISTRY_PATH
 from conformance.reports.document import write_bytes_atomic
 from conformance.reports.environment import describe
 from conformance.speed.bench import BenchCase, copy_bandwidth, run_named
-from conformance.speed.timing import overhead
 
 
 def run_bench(

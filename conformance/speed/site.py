@@ -2,11 +2,11 @@
 
 asv's pages load jQuery, flot, bootstrap and three small plug-ins from CDNs, which a
 machine without internet (CI, an air-gapped lab) cannot reach, so the graphs never draw
-there, and which a reader may not want contacted. ``vendor`` fetches each library from the
-npm registry once (cached under ``.asv/vendor``), checks the tarball against the
-registry's sha512 integrity, copies the file into ``<html>/vendor/`` and points the pages at
-it. A CDN address it does not know is an error, so an asv upgrade that adds one cannot
-leave a page half-offline unnoticed.
+there, and which a reader may not want contacted. ``vendor`` asks the npm registry for
+each library's sha512 integrity on every run, downloads its tarball only when the copy
+cached under ``.asv/vendor`` does not match it, copies the file into ``<html>/vendor/``
+and points the pages at it. A CDN address it does not know is an error, so an asv upgrade
+that adds one cannot leave a page half-offline unnoticed.
 
     python -m conformance.speed.site reports/asv/html
 """

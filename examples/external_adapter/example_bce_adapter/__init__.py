@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adapters.base import Adapter, Call
+from adapters.base import Adapter, Call, Prepared
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:
@@ -40,7 +40,10 @@ class ExampleFusedLogits(Adapter):
     def dtypes(self) -> list[str]:
         return ["float32", "float64"]
 
-    def _run(self, call: Call) -> tuple[np.ndarray, np.ndarray | None]:
+    def prepare(self, call: Call) -> Prepared:
+        return Prepared.direct(lambda: self._loss_and_grad(call))
+
+    def _loss_and_grad(self, call: Call) -> tuple[np.ndarray, np.ndarray | None]:
         x, y = call.input, call.target
         pw = np.ones_like(x) if call.pos_weight is None else call.pos_weight
         w = np.ones_like(x) if call.weight is None else call.weight

@@ -1,5 +1,7 @@
-"""The timing core: the one way the suite times a framework call, used by the asv
-benchmarks and by ``bce-conformance bench`` alike, so the two never disagree.
+"""The timing core: the one way a framework call is timed, used by the asv benchmarks and
+by ``bce-conformance bench`` alike, so the two never disagree. It lives with the adapters
+(``Adapter.time``, the Keras backend helpers time in their own process) and imports only
+the standard library, so the adapters need nothing from the suite above them.
 
 What is timed is a prepared call's ``execute`` (``adapters.base.Prepared``): the
 framework's BCE and the synchronisation its result needs, on inputs already converted to
@@ -11,8 +13,7 @@ is doubled until one sample lasts ``MIN_SAMPLE_S``, so the clock's resolution an
 loop's own cost vanish against the work; then ``repeats`` samples are taken and each gives
 one per-call time. The median is the result, the quartiles and extremes its spread. The
 loop's own cost per call (``overhead``) is measured the same way on a call that does
-nothing. This module imports only the standard library, so framework worker processes can
-use it.
+nothing.
 """
 
 from __future__ import annotations
