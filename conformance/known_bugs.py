@@ -26,37 +26,35 @@ names (``case``, or ``shown_by`` with a condition) are an expectation as well: u
 pytest, such a check passing means the framework fixed it, and the test fails until the
 entry is removed (``strict: false`` turns that off, for deviations that only some of the
 named checks show).
+
+The file is read as bounded, safe YAML (``conformance/engine/case_yaml.py``) and checked
+against ``known_bugs.schema.json``; a problem is reported with the file, line, entry and
+field, as a case file's are.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import numpy as np
-import yaml
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from conformance.engine import case_yaml
+
 REGISTRY_PATH = Path(__file__).with_name("known_bugs.yaml")
-_PATTERN_FIELDS = {"adapter", "case", "dtype", "device", "reduction", "quantity"}
-_FIELDS = _PATTERN_FIELDS | {
-    "versions",
-    "reason",
-    "link",
-    "strict",
-    "verdict",
-    "when",
-    "shown_by",
-    "no_condition",
-    "computed_in",
-}
+SCHEMA_PATH = Path(__file__).with_name("known_bugs.schema.json")
 ELEMENT_FIELDS = ("input", "target", "weight", "pos_weight")
 """What a condition may constrain: the arrays of a call, element by element."""
-VERDICTS = ("fail", "error")
 
 
 class KnownBugsError(ValueError):
@@ -248,39 +246,71 @@ def _any(mask: np.ndarray | None) -> bool:
 
 
 def load_known_bugs(path: Path = REGISTRY_PATH) -> list[KnownBug]:
+    """The registry at ``path``: read as bounded, safe YAML, checked against
+    ``known_bugs.schema.json`` and then for what a schema cannot state; KnownBugsError
+    names the file, the line, the entry and the field of every problem found."""
     try:
-        entries = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise KnownBugsError(f"{path}: cannot load: {exc}") from exc
-    if entries is None:
+        document = case_yaml.read(path)
+    except case_yaml.CaseYamlError as exc:
+        line = f":{exc.line}" if exc.line else ""
+        raise KnownBugsError(f"{path}{line}: cannot load: {exc}") from exc
+    if document.data is None:
         return []
-    if not isinstance(entries, list):
-        raise KnownBugsError(f"{path}: expected a list of entries")
-    return [_entry(path, index, entry) for index, entry in enumerate(entries, start=1)]
+    problems = sorted(_validator().iter_errors(document.data), key=lambda e: list(e.path))
+    if problems:
+        raise KnownBugsError(
+            "\n".join(_schema_problem(path, document, problem) for problem in problems[:20])
+        )
+    return [
+        _entry(_Place(path, document.root, index), entry)
+        for index, entry in enumerate(document.data)
+    ]
 
 
-def _entry(path: Path, index: int, entry: object) -> KnownBug:
-    where = f"{path}: entry {index}"
-    if not isinstance(entry, dict):
-        raise KnownBugsError(f"{where} is not a mapping")
-    unknown = set(entry) - _FIELDS
-    missing = {"adapter", "reason", "link"} - set(entry)
-    if "case" not in entry and "when" not in entry:
-        missing.add("case or when")
-    if unknown or missing:
-        raise KnownBugsError(f"{where}: unknown {sorted(unknown)} / missing {sorted(missing)}")
-    _check_condition_fields(where, entry)
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where an entry is, for messages: ``file:line: entry N: field``."""
+
+    path: Path
+    root: Any
+    index: int
+
+    def __call__(self, field: str | None = None) -> str:
+        parts: list[Any] = [self.index] + ([field] if field else [])
+        line = case_yaml.line_of(self.root, parts)
+        return f"{self.path}:{line}: entry {self.index + 1}" + (f": {field}" if field else "")
+
+
+def _schema_problem(path: Path, document: Any, problem: jsonschema.ValidationError) -> str:
+    parts = list(problem.absolute_path)
+    if not parts or not isinstance(parts[0], int):
+        return f"{path}: {problem.message}"
+    field = ".".join(str(p) for p in parts[1:])
+    named = re.findall(r"'([^']+)' (?:was unexpected|is a required property)", problem.message)
+    if named and problem.validator in ("additionalProperties", "required"):
+        field = ".".join(filter(None, [field, named[0]]))
+    where = _Place(path, document.root, parts[0])(field or None)
+    if problem.validator == "additionalProperties":
+        return f"{where}: unknown field (not in known_bugs.schema.json)"
+    if problem.validator == "anyOf" and not parts[1:]:
+        return f"{where}: name the checks with case, or give the condition (when)"
+    return f"{where}: {problem.message}"
+
+
+def _entry(at: _Place, entry: dict[str, Any]) -> KnownBug:
+    _check_condition_fields(at, entry)
     if entry.get("versions"):
         try:
             SpecifierSet(entry["versions"])
         except InvalidSpecifier as exc:
-            raise KnownBugsError(f"{where}: versions: {exc}") from exc
-    computed_in = str(entry.get("computed_in", ""))
-    if computed_in and computed_in not in ("float16", "bfloat16", "float32"):
-        raise KnownBugsError(f"{where}: computed_in: {computed_in!r} is not a lower dtype")
-    verdict = str(entry.get("verdict", "fail"))
-    if verdict not in VERDICTS:
-        raise KnownBugsError(f"{where}: verdict: {verdict!r} is not one of {VERDICTS}")
+            raise KnownBugsError(f"{at('versions')}: {exc}") from exc
     return KnownBug(
         adapter=_patterns(entry["adapter"]),
         case=_patterns(entry.get("case", "*")),
@@ -292,67 +322,56 @@ def _entry(path: Path, index: int, entry: object) -> KnownBug:
         quantity=_patterns(entry.get("quantity", "*")),
         versions=str(entry.get("versions", "")),
         strict=bool(entry.get("strict", True)),
-        verdict=verdict,
-        when=_conditions(where, entry.get("when")),
+        verdict=str(entry.get("verdict", "fail")),
+        when=_conditions(at("when"), entry.get("when")),
         shown_by=_patterns(entry["shown_by"]) if "shown_by" in entry else (),
         no_condition=str(entry.get("no_condition", "")),
-        computed_in=computed_in,
+        computed_in=str(entry.get("computed_in", "")),
     )
 
 
-def _check_condition_fields(where: str, entry: dict) -> None:
+def _check_condition_fields(at: _Place, entry: dict[str, Any]) -> None:
     """A conditioned entry recognises any case, so it names the cases that show it with
     ``shown_by``, not ``case``; one that names cases without a condition says why."""
     if "when" in entry:
         if "case" in entry:
             raise KnownBugsError(
-                f"{where}: case: an entry with a condition (when) recognises the bug in any "
+                f"{at('case')}: an entry with a condition (when) recognises the bug in any "
                 "case; name the suite's cases that show it with shown_by"
             )
         if "no_condition" in entry:
-            raise KnownBugsError(f"{where}: no_condition: the entry has a condition (when)")
+            raise KnownBugsError(f"{at('no_condition')}: the entry has a condition (when)")
         return
     if "shown_by" in entry:
-        raise KnownBugsError(f"{where}: shown_by: only an entry with a condition (when) has it")
+        raise KnownBugsError(f"{at('shown_by')}: only an entry with a condition (when) has it")
     names_cases = _patterns(entry["case"]) != ("*",)
     if names_cases and not entry.get("computed_in") and not entry.get("no_condition"):
         raise KnownBugsError(
-            f"{where}: when: an entry that names cases states the condition that triggers "
+            f"{at('case')}: an entry that names cases states the condition that triggers "
             "the bug (when), or says why it has none (no_condition)"
         )
 
 
-def _conditions(where: str, when: object) -> tuple[Condition, ...]:
-    """A mapping, or a list of mappings any of which may hold, as conditions."""
+def _conditions(where: str, when: Any) -> tuple[Condition, ...]:
+    """A mapping, or a list of mappings any of which may hold, as conditions (their shape
+    checked by the schema)."""
     if when is None:
         return ()
     alternatives = when if isinstance(when, list) else [when]
-    if not alternatives:
-        raise KnownBugsError(f"{where}: when: an empty list holds nowhere")
     return tuple(_condition(where, alternative) for alternative in alternatives)
 
 
-def _condition(where: str, when: object) -> Condition:
+def _condition(where: str, when: dict[str, Any]) -> Condition:
     """``{input: [-inf, -2], target: 0}`` -> ranges; a number is a one-point range, and
-    ``.nan`` holds where the element is NaN."""
-    if not isinstance(when, dict) or not when:
-        raise KnownBugsError(f"{where}: when: expected a mapping of {ELEMENT_FIELDS}")
+    ``.nan`` holds where the element is NaN (the mapping's shape checked by the schema)."""
     ranges: list[Range | IsNan] = []
     for name, bounds in when.items():
-        if name not in ELEMENT_FIELDS:
-            raise KnownBugsError(f"{where}: when: {name!r} is not one of {ELEMENT_FIELDS}")
-        pair = bounds if isinstance(bounds, list) else [bounds, bounds]
-        try:
-            low, high = (float(b) for b in pair)
-        except (TypeError, ValueError):
-            raise KnownBugsError(
-                f"{where}: when.{name}: expected a number, .nan or [low, high], got {bounds!r}"
-            ) from None
-        if isinstance(bounds, float) and math.isnan(bounds):
+        low, high = (float(b) for b in (bounds if isinstance(bounds, list) else [bounds] * 2))
+        if not isinstance(bounds, list) and math.isnan(low):
             ranges.append(IsNan(name))
             continue
         if math.isnan(low) or math.isnan(high) or low > high:
-            raise KnownBugsError(f"{where}: when.{name}: [{low}, {high}] is not a range")
+            raise KnownBugsError(f"{where}.{name}: [{low}, {high}] is not a range")
         ranges.append(Range(name, low, high))
     return tuple(ranges)
 

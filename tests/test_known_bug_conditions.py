@@ -166,14 +166,16 @@ def test_every_failing_element_must_meet_a_condition() -> None:
 )
 def test_malformed_conditions_name_the_entry(tmp_path: Path, when: str) -> None:
     path = tmp_path / "bugs.yaml"
-    path.write_text(f"- {{adapter: x, reason: r, link: l, when: {when}}}\n")
+    path.write_text(f"- {{adapter: x, reason: r, link: 'https://e.org/1', when: {when}}}\n")
     with pytest.raises(KnownBugsError, match="entry 1"):
         load_known_bugs(path)
 
 
 def test_a_kind_that_is_not_a_finding_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "bugs.yaml"
-    path.write_text("- {adapter: x, when: {input: 0}, reason: r, link: l, verdict: slow}\n")
+    path.write_text(
+        "- {adapter: x, when: {input: 0}, reason: r, link: 'https://e.org/1', verdict: slow}\n"
+    )
     with pytest.raises(KnownBugsError, match="verdict"):
         load_known_bugs(path)
 
@@ -182,7 +184,7 @@ def test_alternatives_and_nan_conditions(tmp_path: Path) -> None:
     """A list of mappings holds where any holds; ``.nan`` holds on NaN elements only."""
     path = tmp_path / "bugs.yaml"
     when = "[{input: .nan}, {target: [1.5, .inf]}]"
-    path.write_text(f"- {{adapter: x, reason: r, link: l, when: {when}}}\n")
+    path.write_text(f"- {{adapter: x, reason: r, link: 'https://e.org/1', when: {when}}}\n")
     (bug,) = load_known_bugs(path)
     elements = {"input": np.array([np.nan, 0.5, 0.5]), "target": np.array([1.0, 2.0, 1.0])}
     met = bug.meets(elements)
@@ -192,10 +194,19 @@ def test_alternatives_and_nan_conditions(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "entry, message",
     [
-        ("{adapter: x, reason: r, link: l, case: c, when: {input: 0}}", "shown_by"),
-        ("{adapter: x, reason: r, link: l, case: c, shown_by: c}", "shown_by"),
-        ("{adapter: x, reason: r, link: l, case: c}", "no_condition"),
-        ("{adapter: x, reason: r, link: l, when: {input: 0}, no_condition: n}", "no_condition"),
+        (
+            "{adapter: x, reason: r, link: 'https://e.org/1', case: c, when: {input: 0}}",
+            "shown_by",
+        ),
+        (
+            "{adapter: x, reason: r, link: 'https://e.org/1', case: c, shown_by: c}",
+            "shown_by",
+        ),
+        ("{adapter: x, reason: r, link: 'https://e.org/1', case: c}", "no_condition"),
+        (
+            "{adapter: x, reason: r, link: 'https://e.org/1', when: {input: 0}, no_condition: n}",
+            "no_condition",
+        ),
     ],
 )
 def test_an_entry_that_names_cases_states_its_condition_or_why_not(
@@ -209,7 +220,9 @@ def test_an_entry_that_names_cases_states_its_condition_or_why_not(
 
 def test_shown_by_is_the_expectation_of_a_conditioned_entry(tmp_path: Path) -> None:
     path = tmp_path / "bugs.yaml"
-    path.write_text("- {adapter: a, reason: r, link: l, when: {input: 0}, shown_by: f/c}\n")
+    path.write_text(
+        "- {adapter: a, reason: r, link: 'https://e.org/1', when: {input: 0}, shown_by: f/c}\n"
+    )
     (bug,) = load_known_bugs(path)
     fields = dict(adapter="a", dtype="float32", device="cpu", reduction="none",
                   quantity="value", version="")  # fmt: skip

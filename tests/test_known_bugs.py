@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+import jsonschema
 import pytest
 
-from conformance.known_bugs import KnownBugsError, find, load_known_bugs
+from conformance.known_bugs import SCHEMA_PATH, KnownBugsError, find, load_known_bugs
 
 ENTRY = """
 - adapter: [torch.*, optax.*]
@@ -47,8 +50,8 @@ def test_matching(tmp_path):
     "text",
     [
         "- adapter: x\n  case: y\n  reason: r\n",
-        "- {adapter: x, case: y, reason: r, link: l, colour: 1}",
-        "- {adapter: x, case: y, reason: r, link: l, versions: 'not a range'}",
+        "- {adapter: x, case: y, reason: r, link: 'https://e.org/1', colour: 1}",
+        "- {adapter: x, case: y, reason: r, link: 'https://e.org/1', versions: 'not a range'}",
         "{}",
         "[oops",
     ],
@@ -86,9 +89,33 @@ def test_cpu_only_causes_do_not_explain_a_gpu_check():
 def test_target_gradient_checks_are_not_named_by_grad_entries(tmp_path):
     """quantity: grad means d/d input; d/d target is target_grad, registered on its own."""
     path = tmp_path / "bugs.yaml"
-    path.write_text("- {adapter: torch.*, case: '*', quantity: grad, reason: r, link: l}\n")
+    path.write_text(
+        "- {adapter: torch.*, case: '*', quantity: grad, reason: r, link: 'https://e.org/1'}\n"
+    )
     (entry,) = load_known_bugs(path)
     fields = dict(adapter="torch.nn.BCELoss", case="c", dtype="float32", device="cpu",
                   reduction="none", version="2.13.0")  # fmt: skip
     assert entry.matches(quantity="grad", **fields)
     assert not entry.matches(quantity="target_grad", **fields)
+
+
+def test_registry_problems_name_file_line_entry_and_field(tmp_path):
+    """Like a case file's: every problem the schema finds, each with its line."""
+    path = tmp_path / "bugs.yaml"
+    path.write_text(
+        "- adapter: x\n  case: '*'\n  reason: r\n  link: https://example.org/1\n"
+        "- adapter: x\n  case: '*'\n  reason: r\n  link: https://example.org/2\n  colour: red\n"
+        "- adapter: x\n  reason: r\n  link: http://example.org/3\n"
+    )
+    with pytest.raises(KnownBugsError) as raised:
+        load_known_bugs(path)
+    lines = str(raised.value).splitlines()
+    assert f"{path}:9: entry 2: colour: unknown field" in lines[0]
+    assert f"{path}:10: entry 3: name the checks with case, or give the condition" in lines[1]
+    assert f"{path}:12: entry 3: link: 'http://example.org/3' does not match" in lines[2]
+
+
+def test_the_registry_schema_is_a_valid_json_schema():
+    schema = json.loads(SCHEMA_PATH.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["$defs"]["entry"]["additionalProperties"] is False

@@ -1,4 +1,5 @@
-"""Read a case file's YAML safely and within bounds, keeping line numbers for messages.
+"""Read a case file's YAML (and the known-bug registry's) safely and within bounds, keeping
+line numbers for messages.
 
 A case file comes from anyone, so reading it must end quickly with bounded memory whatever
 it holds:
@@ -102,19 +103,19 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 
 def read(path: Path) -> YamlDocument:
-    """The case file at ``path``, parsed within the bounds above; CaseYamlError if not."""
+    """The YAML file at ``path``, parsed within the bounds above; CaseYamlError if not."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise CaseYamlError(
-                f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit for a case file"
+                f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit for a YAML file"
             )
         with path.open("rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)  # the file may have grown since stat
     except OSError as exc:
         raise CaseYamlError(f"cannot read: {exc.strerror or exc}") from None
     if len(raw) > MAX_FILE_BYTES:
-        raise CaseYamlError(f"file is over the {MAX_FILE_BYTES:,}-byte limit for a case file")
+        raise CaseYamlError(f"file is over the {MAX_FILE_BYTES:,}-byte limit for a YAML file")
     text = _decode(raw)
     loader = _Loader(text)
     try:
