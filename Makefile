@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit lint examples bench bench-quick bench-smoke bench-gate bench-versions clean
+.PHONY: run test unit lint browser examples bench bench-quick bench-smoke bench-gate bench-versions clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,18 @@ test: lint unit
 
 ## unit: the suite's own unit tests alone (no conformance matrix), one test file per
 ## pytest-xdist worker, one worker per CPU (a file's module fixtures are made once).
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/python -m pytest -n auto --dist loadfile tests
+
+## browser: headless Chromium for the tests that load the HTML report and the asv site in
+## a real browser: Debian's chromium from PATH, or installed with apt-get (needs root) when
+## absent. Anywhere else, install chromium (or chromium-browser) yourself first.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+		command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] || { \
+			echo "make browser: install chromium (apt-get needs root here)"; exit 1; }; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 ## lint: ruff, formatting, mypy on the engine and the adapters, and the CI workflow against
 ## GitHub's workflow schema (vendored in check-jsonschema: nothing is fetched).

@@ -84,10 +84,12 @@ def one_error(tmp_path: Path) -> Callable[..., tuple[list[Case], CaseError]]:
 
 @pytest.fixture(scope="session")
 def chromium() -> Callable[..., str]:
-    """``chromium(*args)``: headless Chromium's stdout. Debian's chromium is used from PATH,
-    or installed with apt-get (as root) when absent: the HTML report and the asv site are
-    checked in a real browser, so a machine that can have none fails here, never skips."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser") or _install_chromium()
+    """``chromium(*args)``: headless Chromium's stdout, from PATH (``make browser`` installs
+    it, and ``make unit`` and ``make test`` run that first): the HTML report and the asv
+    site are checked in a real browser, so a machine without one fails here, never skips."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.fail("chromium is not on PATH: run `make browser` (Debian's, with apt-get)")
 
     def run(*args: str, timeout: float = 120) -> str:
         command = [
@@ -104,16 +106,3 @@ def chromium() -> Callable[..., str]:
         return done.stdout
 
     return run
-
-
-def _install_chromium() -> str:
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        pytest.fail("chromium is not installed and apt-get cannot install it (needs root)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-        if done.returncode != 0:
-            pytest.fail(f"{' '.join(command)} failed: {done.stderr[-2000:]}")
-    found = shutil.which("chromium")
-    assert found, "apt-get installed chromium but it is not on PATH"
-    return found
