@@ -81,7 +81,7 @@ bench: $(STAMP) $(ASV_MACHINE)
 	$(ASV) run --python=same --set-commit-hash $(COMMIT) --show-stderr
 	$(PUBLISH)
 
-## bench-quick: the small profile (about 13 minutes here), then the site.
+## bench-quick: the small profile (asv prints each benchmark's time), then the site.
 bench-quick: $(STAMP) $(ASV_MACHINE)
 	$(ASV) run --python=same --set-commit-hash $(COMMIT) --show-stderr $(QUICK)
 	$(PUBLISH)

@@ -41,7 +41,7 @@ from adapters.calls import SHAPE_RULES
 ENTRY_POINT_GROUP = "bce_conformance.adapters"
 IMPORT_TIMEOUT_S = 60.0
 """How long loading one plug-in may take: importing a framework is part of it for some
-(TensorFlow takes about 9 s on a 2-core machine), a hang is not."""
+(seconds for TensorFlow: ``python -X importtime -c "import tensorflow"``), a hang is not."""
 BUILTIN_MODULES = (
     "adapters.torch_bce",
     "adapters.tensorflow_bce",

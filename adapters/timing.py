@@ -26,8 +26,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 MIN_SAMPLE_S = 0.02
-"""Shortest sample: perf_counter resolves ~100 ns here, so 20 ms samples carry < 1e-5
-relative clock error, and a 10 us call is looped 2000 times per sample."""
+"""Shortest sample: 20 ms is five orders of magnitude above perf_counter's resolution where
+it is a microsecond or finer (``time.get_clock_info("perf_counter").resolution`` says), so
+the clock's error per sample stays below 1e-5; a 10 us call is looped 2000 times."""
 REPEATS = 11
 """Samples per measurement; odd, so the median is one of them."""
 MAX_NUMBER = 1 << 24

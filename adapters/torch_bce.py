@@ -264,12 +264,13 @@ class _TorchCompiled(CompiledMixin, TorchAdapter):
     probabilities that is log1p(-p) instead of log(1 - p), and no range check (its comment:
     'We cannot currently model this without introducing data-dependent control flow', a
     limitation, not a design: held to eager's contract, the missing check is a fail). Run at
-    float32, the dtype models are compiled in: every new graph costs 1-20 s on CPU.
+    float32, the dtype models are compiled in: every new graph costs seconds on CPU (the
+    compile column of the time breakdown ``bce-conformance run`` prints).
     """
 
     functional = ""
-    track_grad = True  # one graph per signature, as compiled training runs it (measured:
-    # switching grad mode doubles the graphs, 196 s of compilation for the full profile)
+    track_grad = True  # one graph per signature, as compiled training runs it: switching
+    # grad mode would double the graphs, and the compile time the run's breakdown prints
 
     def dtypes(self) -> list[str]:
         return ["float32"]

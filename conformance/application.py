@@ -45,8 +45,8 @@ ONE_THREAD_ENV = {
     "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
 }
 """One compute thread per worker when several run: the workers already fill the cores,
-and the frameworks' own pools would oversubscribe them (measured on 2 cores: 2 workers
-with default threads spent 51 s in the frameworks against 31 s for one process)."""
+and the frameworks' own pools would oversubscribe them (the frameworks column of the time
+breakdown ``bce-conformance run`` prints grows when they are left at their defaults)."""
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,9 @@ class RunSpec:
 
 def default_jobs() -> int:
     """One worker per CPU, and one more: a worker often waits (for a Keras backend helper,
-    for Inductor's C++ compiler, for a cache file), and the extra one fills those gaps.
-    Measured on the 2-core reference machine, full profile, warm caches: 2 workers kept the
-    CPUs 78% busy (271 s), 3 workers 92% (230 s)."""
+    for Inductor's C++ compiler, for a cache file), and the extra one fills those gaps
+    (``bce-conformance run --jobs N`` prints how busy the CPUs were: compare N = CPUs and
+    CPUs + 1)."""
     return (os.cpu_count() or 1) + 1
 
 

@@ -7,10 +7,11 @@
 
 The checks of one adapter, device and dtype over one case file are one test, with a
 readable id (adapter-device-dtype-casefile) and, when it fails, a line per failing check
-(one test per check would make pytest's own bookkeeping, about 1 ms a test, cost more than
-the checks). The checks are not run one test at a time: the first matrix test of a session runs
-every selected check at once through the same engine as ``bce-conformance run``
-(``conformance/application.py``: supervised workers on every core, the cache directory),
+(one test per check would make pytest's own bookkeeping per test, which ``pytest
+--durations`` shows, cost more than the checks). The checks are not run one test at a
+time: the first matrix test of a session runs every selected check at once through the
+same engine as ``bce-conformance run`` (``conformance/application.py``: supervised
+workers on every core, the cache directory),
 and each test then reports its checks' verdicts. Under pytest-xdist each pytest worker
 runs its own part of the matrix (a cost-balanced partition, whole parts handed out by
 xdist's ``loadgroup`` scheduling), so nothing is run twice. A check that hangs past the

@@ -286,7 +286,7 @@ LOST_DTYPE_CHECK = _xfail(
     "https://github.com/pytorch/pytorch/issues/197554): eager raises on a target dtype other "
     "than the input's, inductor computes in float32"
 )
-COMPILED = [  # a handful: each inductor compile takes 1-7 s
+COMPILED = [  # a handful: each inductor compile takes seconds (pytest --durations shows them)
     pytest.param("F.binary_cross_entropy", MIXES["bf16-input-f32-weight"], marks=PT197098),
     pytest.param("nn.BCELoss", MIXES["bf16-input-f32-weight"], marks=PT197098),
     # pytorch#171282's condition (bf16 input and target, float32 weight): it agrees now

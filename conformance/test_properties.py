@@ -94,7 +94,8 @@ def _known(adapter: Adapter, prop: str) -> KnownBug | None:
 
 def _settings(adapter: Adapter, prop: str) -> settings:
     """The hypothesis settings for ``prop`` on ``adapter``: a failure the registry knows is
-    not shrunk (its entry states the example; shrinking one took 20 s of a 100 s session)."""
+    not shrunk (its entry states the example, and shrinking costs many calls: hypothesis's
+    ``--hypothesis-show-statistics`` counts them)."""
     if _known(adapter, prop) is None:
         return SETTINGS
     return settings(SETTINGS, phases=[Phase.explicit, Phase.reuse, Phase.generate])

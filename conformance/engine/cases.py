@@ -41,8 +41,10 @@ DEFAULT_REDUCTIONS = REDUCTIONS
 """What a case runs unless it lists ``reductions`` (``weighted_mean`` is asked for)."""
 
 MAX_ELEMENTS = 1_000_000
-"""Values per array of a case. The reference costs ~40 us per element in mpmath, so this
-is ~40 s of reference per dtype: the upper end of what a conformance case should cost."""
+"""Values per array of a case: at the reference's cost per element in mpmath (the
+reference column of the time breakdown ``bce-conformance run`` prints, over the elements
+it checked), tens of seconds per dtype: the upper end of what a conformance case should
+cost."""
 MAX_DATA_FILE_BYTES = 16 * 1024 * 1024
 """An .npy file of MAX_ELEMENTS float64 values is 8 MB; twice that is the limit."""
 

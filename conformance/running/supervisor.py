@@ -46,9 +46,10 @@ from conformance.running.worker import Answer, WorkerSetup
 
 DEFAULT_TIMEOUT_S = 120.0
 """Per check, from the answer before it (or the batch's sending), so the first check of a
-fresh worker also covers its start and the framework's import (TensorFlow: ~9 s on the
-2-core reference machine) and a compiled mode's first compilation (torch.compile: up to
-~20 s per graph there): the slowest healthy check measured is about 30 s, a 4x margin."""
+fresh worker also covers its start and the framework's import (``python -X importtime -c
+"import tensorflow"``) and a compiled mode's first compilation (the compile column of the
+time breakdown ``bce-conformance run --profile full --no-cache`` prints): several times
+the longest of those, so only a hang reaches it."""
 MAX_CONSECUTIVE_FAILURES = 3
 """Crashes or timeouts of one adapter in a row before its remaining checks are left out."""
 UNITS_PER_JOB = 8

@@ -41,7 +41,8 @@ AGREEMENT_VERDICTS = ("pass", "convention", "accepts_invalid", "fail", "known_bu
 (they are also in ``fail`` or ``error``)."""
 PRELOADED = ("numpy", "torch", "tensorflow", "jax", "optax")
 """Imported once by asv's forkserver, so that each benchmark process (a fork) starts with
-them loaded instead of paying the import (TensorFlow about 9 s here) per parameter set.
+them loaded instead of paying the import (seconds for TensorFlow: ``python -X importtime -c
+"import tensorflow"``) per parameter set.
 Importing runs no kernels and starts no threads; Keras is left out because its backend is
 chosen at import, per benchmark."""
 
