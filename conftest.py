@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from adapters.calls import DEVICES, DTYPES
-from conformance.engine.matrix import DEFAULT_DEVICES, PROFILES
+from conformance.engine.matrix import DEFAULT_DEVICES
+from conformance.profiles import DEFAULT_MATRIX_PROFILE, MATRIX_PROFILES, matrix_help
 from conformance.running.cache_dir import default_cache_dir
 from conformance.running.supervisor import DEFAULT_TIMEOUT_S
 
@@ -18,10 +19,8 @@ from conformance.running.supervisor import DEFAULT_TIMEOUT_S
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("bce-conformance")
     group.addoption("--adapters", help="comma-separated adapter name globs (default: all)")
-    group.addoption(
-        "--profile", default="quick", choices=PROFILES,
-        help="quick: float32/float64, eager APIs; full: every dtype and compiled modes",
-    )  # fmt: skip
+    group.addoption("--profile", default=DEFAULT_MATRIX_PROFILE, choices=list(MATRIX_PROFILES),
+                    help=matrix_help())  # fmt: skip
     group.addoption("--dtypes", help=f"override the profile's dtypes, of {', '.join(DTYPES)}")
     group.addoption("--devices", default=",".join(DEFAULT_DEVICES), help=f"of {', '.join(DEVICES)}")
     group.addoption("--cases", action="append", help="case file or folder (repeatable)")

@@ -25,6 +25,7 @@ from conformance.engine.matrix import DEFAULT_DEVICES, CheckResult, Plan, Runner
 from conformance.engine.reference_store import ReferenceCache, ReferenceStore
 from conformance.engine.run_outcome import RunOutcome
 from conformance.known_bugs import REGISTRY_PATH, load_known_bugs
+from conformance.profiles import DEFAULT_MATRIX_PROFILE
 from conformance.reports import environment
 from conformance.reports.disagreements import mode_disagreements
 from conformance.reports.document import build_report
@@ -53,7 +54,7 @@ breakdown ``bce-conformance run`` prints grows when they are left at their defau
 class RunSpec:
     """What to run and how; every field has the command line's default."""
 
-    profile: str = "quick"
+    profile: str = DEFAULT_MATRIX_PROFILE
     adapter_globs: Sequence[str] | None = None
     extra_adapters: Sequence[str] = ()
     dtypes: Sequence[str] | None = None

@@ -35,8 +35,9 @@ from adapters.calls import DEVICES, DTYPES
 from adapters.registry import AdapterSpecError, discover, select
 from conformance.application import ISOLATION, RunSpec, conformance_report, planned, run_conformance
 from conformance.engine.cases import CASES_DIR, load_cases
-from conformance.engine.matrix import DEFAULT_DEVICES, PROFILES, Runner, split_list
+from conformance.engine.matrix import DEFAULT_DEVICES, Runner, split_list
 from conformance.known_bugs import KnownBugsError, load_known_bugs
+from conformance.profiles import DEFAULT_MATRIX_PROFILE, MATRIX_PROFILES, matrix_help
 from conformance.reports import environment
 from conformance.reports.compare import compare_reports
 from conformance.reports.compare import render as render_comparison
@@ -130,11 +131,8 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the conformance matrix and write the JSON report")
     run.add_argument("--adapters", type=_csv(), help="comma-separated adapter name globs")
-    run.add_argument(
-        "--profile", choices=PROFILES, default="quick",
-        help="quick: float32/float64, eager APIs; full: every dtype, compiled modes, Keras 3 "
-        "backends",
-    )  # fmt: skip
+    run.add_argument("--profile", choices=list(MATRIX_PROFILES), default=DEFAULT_MATRIX_PROFILE,
+                     help=matrix_help())  # fmt: skip
     run.add_argument("--dtypes", type=_csv(DTYPES), help="override the profile's dtypes")
     run.add_argument("--devices", type=_csv(DEVICES), default=list(DEFAULT_DEVICES))
     run.add_argument("--cases", action="append", type=Path, help="case file or folder (repeatable)")

@@ -26,12 +26,9 @@ from conformance.engine.dtypes import float_format
 from conformance.engine.reference import Inputs
 from conformance.engine.reference_store import ReferenceCache
 from conformance.engine.verdicts import Judgement, Quantity, Verdict, judge, meets
+from conformance.profiles import DEFAULT_MATRIX_PROFILE, matrix_profile
 
 DEFAULT_DEVICES = ("cpu", "gpu")
-PROFILES = ("quick", "full")
-"""quick: float32 and float64, eager APIs; full: every dtype and the extended adapters
-(compiled modes, Keras 3 backends) too."""
-DEFAULT_DTYPES = ("float32", "float64")
 
 
 def split_list(text: str | None, choices: Sequence[str] | None = None) -> list[str] | None:
@@ -41,10 +38,6 @@ def split_list(text: str | None, choices: Sequence[str] | None = None) -> list[s
     if bad:
         raise ValueError(f"unknown {', '.join(bad)}; choose from {', '.join(choices or ())}")
     return items or None
-
-
-def profile_dtypes(profile: str) -> tuple[str, ...]:
-    return DTYPES if profile == "full" else DEFAULT_DTYPES
 
 
 @dataclass(frozen=True)
@@ -133,7 +126,7 @@ them out keeps the matrix smaller where it adds no mathematics."""
 def expand(
     cases: Iterable[Case],
     adapters: Sequence[Adapter],
-    dtypes: Sequence[str] = DEFAULT_DTYPES,
+    dtypes: Sequence[str],
     devices: Sequence[str] = DEFAULT_DEVICES,
 ) -> list[Check]:
     checks = []
@@ -175,22 +168,24 @@ def build_plan(
     dtypes: Sequence[str] | None = None,
     devices: Sequence[str] = DEFAULT_DEVICES,
     case_paths: Sequence[Path] | None = None,
-    profile: str = "quick",
+    profile: str = DEFAULT_MATRIX_PROFILE,
     skip_plugins: Sequence[str] = (),
     loaded_cases: Sequence[Case] | None = None,
 ) -> Plan:
     """Adapters (built-in, plug-in, ``module:object``) x cases, expanded into checks.
 
-    The quick profile leaves out extended adapters unless ``adapter_globs`` names them.
+    A profile without the extended adapters (``conformance/profiles.py``) leaves them out
+    unless ``adapter_globs`` names them; ``dtypes`` overrides the profile's.
     ``skip_plugins``: plug-in sources not to load (they failed to load before).
     ``loaded_cases``: the cases of ``case_paths`` as another process read them (a worker
     is sent its supervisor's, so case files are read and validated once a run)."""
     discovery = discover(extra_adapters, skip=skip_plugins)
     adapters, problems = discovery.adapters, discovery.problems
-    if profile == "quick" and not adapter_globs:
+    chosen = matrix_profile(profile)
+    if not chosen.extended and not adapter_globs:
         adapters = [a for a in adapters if not a.extended]
     adapters = select(adapters, adapter_globs)
-    dtypes = dtypes or profile_dtypes(profile)
+    dtypes = dtypes or chosen.dtypes
     paths = list(case_paths or [CASES_DIR])
     if loaded_cases is None:
         cases, case_errors = load_cases(paths)
