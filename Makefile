@@ -62,12 +62,12 @@ examples: $(STAMP)
 ASV := ASV_PYTHONPATH=$(CURDIR) $(BIN)/asv
 ASV_MACHINE := $(HOME)/.asv-machine.json
 COMMIT = $(shell git rev-parse HEAD)
-## The small profile: sizes 1e3 and 1e6 in float32 on the CPU, the roofline at 1e7 float32,
-## compilation at 1e6, peak memory at 1e6, and numerical agreement (one full conformance run).
-QUICK := -b "Forward.track_seconds\(.*, (1000|1000000), 'float32', 'cpu'\)" \
-	-b "Roofline.track_percent\(.*, 'float32', 'forward'\)" \
-	-b "Compile.track_first_call_seconds\(.*, 1000000, .*'forward'\)" \
-	-b "PeakMemory.peakmem_forward\(.*, 1000000\)" -b "Machine" -b "agreement"
+# $(call profile,asv-args,NAME) and $(call profile,env,NAME): benchmark profile NAME's asv
+# `-b` arguments and its BCE_BENCH_* assignments, as shell words. Each profile is defined
+# once, in conformance/profiles.py (`$(BIN)/python -m conformance.profiles list` shows them);
+# make stops when that command fails rather than run asv over every benchmark.
+profile = $(shell $(BIN)/python -m conformance.profiles $(1) $(2))$(if \
+	$(filter-out 0,$(.SHELLSTATUS)),$(error python -m conformance.profiles $(1) $(2) failed))
 
 # asv's pages load their scripts from CDNs; the site is made self-contained after publishing.
 PUBLISH := $(BIN)/asv publish && $(BIN)/python -m conformance.speed.site reports/asv/html
@@ -75,51 +75,36 @@ PUBLISH := $(BIN)/asv publish && $(BIN)/python -m conformance.speed.site reports
 $(ASV_MACHINE): | $(STAMP)
 	$(BIN)/asv machine --yes
 
-## bench: every benchmark (see README for its duration); results in reports/asv/results,
-## the site in reports/asv/html.
+## bench: every benchmark (the `all` profile; see README for its duration); results in
+## reports/asv/results, the site in reports/asv/html.
 bench: $(STAMP) $(ASV_MACHINE)
-	$(ASV) run --python=same --set-commit-hash $(COMMIT) --show-stderr
+	$(call profile,env,all) $(ASV) run --python=same --set-commit-hash $(COMMIT) --show-stderr \
+		$(call profile,asv-args,all)
 	$(PUBLISH)
 
-## bench-quick: the small profile (asv prints each benchmark's time), then the site.
+## bench-quick: the `quick` benchmark profile (asv prints each benchmark's time), then the site.
 bench-quick: $(STAMP) $(ASV_MACHINE)
-	$(ASV) run --python=same --set-commit-hash $(COMMIT) --show-stderr $(QUICK)
+	$(call profile,env,quick) $(ASV) run --python=same --set-commit-hash $(COMMIT) \
+		--show-stderr $(call profile,asv-args,quick)
 	$(PUBLISH)
 
-## bench-smoke: every benchmark function at its smallest parameters, float32 on the CPU,
-## over one adapter of each kind (each adapter class, the compiled modes, a pipeline, a
-## Keras backend helper: the other adapters of a class run the same benchmark code with
-## other arguments, and the conformance matrix runs every adapter's prepare/execute at
-## every dtype); the roofline at 1e7 float32 forward; agreement on the quick conformance
-## profile of those adapters; nothing saved: what CI runs. `asv run --quick` does not
-## shorten the timing core's own samples, so the smoke narrows the grid instead.
-SMOKE_ADAPTERS := numpy.stable,torch.nn.functional.binary_cross_entropy_with_logits,\
-torch.nn.BCELoss,torch.compile(F.binary_cross_entropy_with_logits),\
-torch.sigmoid+F.binary_cross_entropy,tf.nn.sigmoid_cross_entropy_with_logits,\
-tf.function(jit_compile=True)(tf.nn.sigmoid_cross_entropy_with_logits),\
-keras.losses.BinaryCrossentropy,keras.Model(sigmoid).compile(BinaryCrossentropy).evaluate,\
-optax.sigmoid_binary_cross_entropy,jax.jit(optax.sigmoid_binary_cross_entropy),\
-keras.ops.binary_crossentropy@jax
-SMOKE := -b "Forward(Backward)?.track_seconds\(.*, 1000, 'float32', 'cpu'\)" \
-	-b "Compile.track_first_call_seconds\(.*, 1000, 'float32', " \
-	-b "PeakMemory.peakmem_forward.*\(.*, 1000000\)" \
-	-b "Roofline.track_percent\(.*, 'float32', 'forward'\)" -b "Machine" -b "agreement"
+## bench-smoke: the `smoke` benchmark profile (every benchmark function at its smallest
+## parameters over one adapter of each kind), nothing saved: what CI runs. `asv run --quick`
+## does not shorten the timing core's own samples, so the profile narrows the grid instead.
 bench-smoke: $(STAMP) $(ASV_MACHINE)
-	BCE_BENCH_PROFILE=quick BCE_BENCH_ONLY='$(SMOKE_ADAPTERS)' \
-		$(ASV) run --python=same --quick --dry-run --show-stderr $(SMOKE)
+	$(call profile,env,smoke) $(ASV) run --python=same --quick --dry-run --show-stderr \
+		$(call profile,asv-args,smoke)
 
-## bench-versions: the JAX adapters over two jax releases (asv.versions.conf.json builds a
-## virtualenv per release): speed at 1e3 and 1e6 float32 and agreement on the quick profile,
-## in reports/asv/versions/html.
-VERSIONS := -b "Forward.track_seconds\(.*, (1000|1000000), 'float32', 'cpu'\)" -b "agreement"
+## bench-versions: the `versions` benchmark profile (the JAX adapters) over two jax releases
+## (asv.versions.conf.json builds a virtualenv per release), in reports/asv/versions/html.
 bench-versions: $(STAMP) $(ASV_MACHINE)
-	BCE_BENCH_ONLY='jax.*,optax.*' BCE_BENCH_PROFILE=quick BCE_BENCH_CASES=$(CURDIR)/cases \
-		$(BIN)/asv run \
-		--config asv.versions.conf.json --show-stderr $(VERSIONS) HEAD^!
+	$(call profile,env,versions) $(BIN)/asv run --config asv.versions.conf.json \
+		--show-stderr $(call profile,asv-args,versions) HEAD^!
 	$(BIN)/asv publish --config asv.versions.conf.json
 	$(BIN)/python -m conformance.speed.site reports/asv/versions/html
 
-## bench-gate: the regression gate, this commit against BASE (default: the previous one).
+## bench-gate: the regression gate, this commit against BASE (default: the previous one), on
+## the `gate` benchmark profile.
 BASE ?= HEAD~1
 bench-gate: $(STAMP) $(ASV_MACHINE)
 	$(BIN)/bce-conformance gate --base $(BASE)

@@ -2,12 +2,12 @@
 asv benchmarks in one sitting on this machine, so that the machine's drift cancels.
 
 How (``bce-conformance gate --base REV``): the base commit is checked out in a git worktree;
-asv runs the gate profile (``GATE_BENCHMARKS``) for the base (its own adapters, benchmarks
-and cases, through ``ASV_PYTHONPATH``) and for this tree, each into a results folder of its
-own; ``compare_results`` then reads the two result files. A speed regression must show
-again in each of ``CONFIRM_ROUNDS`` further A/B rounds of the benchmarks it names, run in
-alternating order, before it counts: a slow spell on a shared 2-core machine is not a
-regression.
+asv runs the gate benchmark profile (``GATE``, defined in ``conformance/profiles.py``) for
+the base (its own adapters, benchmarks and cases, through ``ASV_PYTHONPATH``) and for this
+tree, each into a results folder of its own; ``compare_results`` then reads the two result
+files. A speed regression must show again in each of ``CONFIRM_ROUNDS`` further A/B rounds
+of the benchmarks it names, run in alternating order, before it counts: a slow spell on a
+shared 2-core machine is not a regression.
 
 Rules, each a regression (exit 1):
 - speed (asv unit ``seconds``): the current median over the base's above ``TIME_FACTOR``;
@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conformance.profiles import BENCH_PROFILES
+
 TIME_FACTOR = 1.3
 """An unchanged torch call measured 22 us, then 43 us, on this noisy 2-core machine; within
 one A/B sitting, repeated, medians of the same code stay within 1.3 of each other."""
@@ -43,14 +45,7 @@ numerics; one ULP of slack admits a different summation order in a reduction, wh
 a mean by about one rounding, and nothing else."""
 WORSE_WHEN_MORE = {"fail", "error", "accepts_invalid"}
 WORSE_WHEN_FEWER = {"pass"}
-GATE_BENCHMARKS = (
-    r"Forward.track_seconds\(.*, 1000000, 'float32', 'cpu'\)",
-    r"agreement",
-)
-"""The gate profile: every adapter's forward call at 1e6 float32 elements (long enough to
-dwarf the timer, short enough for CI), and numerical agreement on the quick conformance
-profile."""
-GATE_PROFILE = "quick"
+GATE = BENCH_PROFILES["gate"]
 CONFIRM_ROUNDS = 3
 """Further A/B rounds a slowdown must survive, each beyond ``TIME_FACTOR``. On CI, unchanged
 code (jax.numpy.textbook, 1e6 float32) read 2.03x slower in one round and still 1.45x in
@@ -188,13 +183,14 @@ def asv_config(tree: Path, results: Path, html: Path) -> dict[str, Any]:
 
 def run_side(tree: Path, work: Path, label: str, commit: str, benchmarks: Sequence[str],
              environment: Mapping[str, str] | None = None) -> Path | None:  # fmt: skip
-    """asv over ``benchmarks`` (regexes) with the code of ``tree``; the result file, or None
-    when the tree has none of those benchmarks (a base from before they existed)."""
+    """asv over ``benchmarks`` (regexes) with the code of ``tree``, in the gate profile's
+    environment and then ``environment``; the result file, or None when the tree has none of
+    those benchmarks (a base from before they existed)."""
     results = work / label
     work.mkdir(parents=True, exist_ok=True)
     config_path = work / f"asv-{label}.json"
     config_path.write_text(json.dumps(asv_config(tree, results, work / "html")))
-    env = {**os.environ, "ASV_PYTHONPATH": str(tree), "BCE_BENCH_PROFILE": GATE_PROFILE,
+    env = {**os.environ, "ASV_PYTHONPATH": str(tree), **GATE.environment(),
            **(environment or {})}  # fmt: skip
     command = [sys.executable, "-m", "asv", "run", "--config", str(config_path),
                "--python=same", "--set-commit-hash", commit]  # fmt: skip
@@ -234,7 +230,7 @@ def ab_gate(base: Side, current: Side, work: Path) -> GateResult:
     """The gate profile for both sides; the slower benchmarks measured again in up to
     ``CONFIRM_ROUNDS`` rounds of alternating order, and only those slower in every round
     kept as regressions. Prints what it finds."""
-    first = ab_round(base, current, work / "round1", GATE_BENCHMARKS)
+    first = ab_round(base, current, work / "round1", GATE.regexes())
     say(first.text())
     slow = {f.benchmark for f in first.regressions if f.unit == "seconds"}
     for round_number in range(2, 2 + CONFIRM_ROUNDS):

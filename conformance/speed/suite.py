@@ -2,15 +2,9 @@
 the tests and asv share it: the adapter grid, framework preloading, one measurement per
 parameter set, the roofline, and numerical agreement read from a conformance run.
 
-Environment variables (read when the benchmarks are imported; the same for a base and a
-current run that are compared):
-- ``BCE_BENCH_ADAPTERS``: extra adapter specs (``module:object`` or ``path/file.py:object``),
-  separated by commas, benchmarked beside the built-ins and the installed plug-ins;
-- ``BCE_BENCH_ONLY``: comma-separated name globs that restrict the grid to some adapters;
-- ``BCE_BENCH_PROFILE``: the conformance profile the agreement benchmarks run (``full``,
-  the default, or ``quick``);
-- ``BCE_BENCH_CASES``: the case folder (default: the checkout's ``cases/``; an environment
-  where the suite is installed from a wheel, as asv's virtualenvs are, has none of its own).
+The ``BCE_BENCH_*`` environment variables (declared, with their meaning and default, in
+``conformance/profiles.py``; ``python -m conformance.profiles list`` prints them) are read
+when the benchmarks are imported, the same for a base and a current run that are compared.
 """
 
 from __future__ import annotations
@@ -29,13 +23,17 @@ from adapters.compiled import CompiledMixin
 from adapters.registry import discover, select
 from conformance.application import RunSpec, conformance_report, run_conformance
 from conformance.engine.cases import CASES_DIR
+from conformance.profiles import (
+    ADAPTERS_VARIABLE,
+    AGREEMENT_MATRIX_PROFILE,
+    CASES_VARIABLE,
+    ONLY_VARIABLE,
+    PROFILE_VARIABLE,
+    Variable,
+)
 from conformance.running.cache_dir import default_cache_dir
 from conformance.speed.bench import BenchCase, BenchResult, run_case
 
-ADAPTERS_VARIABLE = "BCE_BENCH_ADAPTERS"
-ONLY_VARIABLE = "BCE_BENCH_ONLY"
-PROFILE_VARIABLE = "BCE_BENCH_PROFILE"
-CASES_VARIABLE = "BCE_BENCH_CASES"
 AGREEMENT_VERDICTS = ("pass", "convention", "accepts_invalid", "fail", "known_bug", "error")
 """Counted per adapter; ``known_bug`` counts the fails and errors the registry explains
 (they are also in ``fail`` or ``error``)."""
@@ -47,8 +45,8 @@ Importing runs no kernels and starts no threads; Keras is left out because its b
 chosen at import, per benchmark."""
 
 
-def _listed(variable: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(variable, "").split(",") if item.strip()]
+def _listed(variable: Variable) -> list[str]:
+    return [item.strip() for item in os.environ.get(variable.name, "").split(",") if item.strip()]
 
 
 @cache
@@ -69,7 +67,7 @@ def case_files() -> list[str]:
 
 
 def cases_dir() -> Path:
-    return Path(os.environ.get(CASES_VARIABLE) or CASES_DIR)
+    return Path(os.environ.get(CASES_VARIABLE.name) or CASES_DIR)
 
 
 def preload_frameworks() -> None:
@@ -131,6 +129,6 @@ def agreement_summary(report: dict[str, Any]) -> dict[str, Any]:
 
 def agreement(profile: str | None = None) -> dict[str, Any]:
     """``agreement_summary`` of a fresh conformance run over the grid's adapters."""
-    profile = profile or os.environ.get(PROFILE_VARIABLE, "full")
+    profile = profile or os.environ.get(PROFILE_VARIABLE.name) or AGREEMENT_MATRIX_PROFILE
     report = conformance_run(profile, _listed(ONLY_VARIABLE), _listed(ADAPTERS_VARIABLE))
     return agreement_summary(report)
