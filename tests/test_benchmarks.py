@@ -69,7 +69,10 @@ def test_gate_catches_a_slowdown(tmp_path: Path, head: str) -> None:
 def test_gate_catches_a_numerical_perturbation(tmp_path: Path, head: str) -> None:
     regressions = _gate(tmp_path, head, BCE_TEST_PERTURB_ULPS="4")
     assert "agreement.Errors.track_max_ulps('test.tunable_bce'" in regressions
-    assert "slower" not in regressions  # one multiplication more per element
+    # No speed assertion here: whether one multiplication more per element reads as
+    # "slower" depends on the machine's load during the rounds, not on the gate's code;
+    # test_gate_passes_when_nothing_changed covers the gate's speed verdict on an
+    # unchanged tree.
 
 
 @pytest.fixture(scope="module")
