@@ -1,16 +1,16 @@
-# The two commands a newcomer runs (see README): `make run` and `make test`.
+# The two commands a newcomer runs (see README.md): `make run` and `make test`.
 # Each creates .venv on first use from constraints.txt (the versions CI tests).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit lint browser examples bench bench-quick bench-smoke bench-gate bench-versions clean
+.PHONY: run test unit lint docs browser examples bench bench-quick bench-smoke bench-gate bench-versions clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all,test,bench]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all,test,bench,docs]"
 	touch $(STAMP)
 
 ## run: the whole CPU conformance matrix over every installed framework; writes
@@ -20,16 +20,26 @@ run: $(STAMP)
 	$(BIN)/bce-conformance run --profile full --output reports/conformance.json \
 		--html reports/conformance.html --markdown reports/conformance.md
 
-## test: lint and types, the suite's unit tests, and the conformance matrix (quick profile:
-## the full one is `make run`, or `pytest --profile full conformance`) as pytest tests: one
-## engine run over every check, in one worker per CPU and one more, then one test per check.
-test: lint unit
+## test: lint and types, the suite's unit tests, the documentation (make docs), and the
+## conformance matrix (quick profile: the full one is `make run`, or `pytest --profile full
+## conformance`) as pytest tests: one engine run over every check, in one worker per CPU and
+## one more, then one test per check.
+test: lint unit docs
 	$(BIN)/python -m pytest conformance
 
-## unit: the suite's own unit tests alone (no conformance matrix), one test file per
-## pytest-xdist worker, one worker per CPU (a file's module fixtures are made once).
+## unit: the suite's own unit tests alone (no conformance matrix, no documentation test),
+## one test file per pytest-xdist worker, one worker per CPU (a file's module fixtures are
+## made once).
 unit: $(STAMP) browser
-	$(BIN)/python -m pytest -n auto --dist loadfile tests
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not docs" tests
+
+## docs: the documentation site (mkdocs.yml, docs/) built with every internal link and anchor
+## checked (--strict turns mkdocs' link warnings into errors) into build/site, then
+## tests/test_docs.py: README.md's and FINDINGS.md's links and anchors, and every command and
+## Python reproducer the pages show, run (long ones narrowed, as that file's table says).
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+	$(BIN)/python -m pytest -m docs tests/test_docs.py
 
 ## browser: headless Chromium for the tests that load the HTML report and the asv site in
 ## a real browser: Debian's chromium from PATH, or installed with apt-get (needs root) when
@@ -75,8 +85,8 @@ PUBLISH := $(BIN)/asv publish && $(BIN)/python -m conformance.speed.site reports
 $(ASV_MACHINE): | $(STAMP)
 	$(BIN)/asv machine --yes
 
-## bench: every benchmark (the `all` profile; see README for its duration); results in
-## reports/asv/results, the site in reports/asv/html.
+## bench: every benchmark (the `all` profile; docs/benchmarks.md gives its duration);
+## results in reports/asv/results, the site in reports/asv/html.
 bench: $(STAMP) $(ASV_MACHINE)
 	$(call profile,env,all) $(ASV) run --python=same --set-commit-hash $(COMMIT) --show-stderr \
 		$(call profile,asv-args,all)
