@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit lint docs browser examples bench bench-quick bench-smoke bench-gate bench-versions clean
+.PHONY: run test unit integration lint docs browser examples bench bench-quick bench-smoke bench-gate bench-versions clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,14 +24,22 @@ run: $(STAMP)
 ## conformance matrix (quick profile: the full one is `make run`, or `pytest --profile full
 ## conformance`) as pytest tests: one engine run over every check, in one worker per CPU and
 ## one more, then one test per check.
-test: lint unit docs
+test: lint unit integration docs
 	$(BIN)/python -m pytest conformance
 
-## unit: the suite's own unit tests alone (no conformance matrix, no documentation test),
-## one test file per pytest-xdist worker, one worker per CPU (a file's module fixtures are
-## made once).
-unit: $(STAMP) browser
-	$(BIN)/python -m pytest -n auto --dist loadfile -m "not docs" tests
+## unit: the suite's fast unit tests, what to run while changing the code: no conformance
+## matrix, no documentation test, nothing marked `integration`; one test file per
+## pytest-xdist worker (a file's module fixtures are made once), one worker per CPU.
+unit: $(STAMP)
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not integration and not docs" tests
+
+## integration: the suite's tests marked `integration` (pyproject.toml says what earns the
+## mark): CLI runs with worker processes, crashes and hangs, reproducers in fresh
+## interpreters, plug-in packages installed, asv runs and the regression gate, the HTML
+## report and the asv site in Chromium. One test file per pytest-xdist worker (a file's
+## module fixtures are made once), one worker per CPU.
+integration: $(STAMP) browser
+	$(BIN)/python -m pytest -n auto --dist loadfile -m integration tests
 
 ## docs: the documentation site (mkdocs.yml, docs/) built with every internal link and anchor
 ## checked (--strict turns mkdocs' link warnings into errors) into build/site, then

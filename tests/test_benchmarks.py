@@ -30,7 +30,7 @@ TUNABLE = {
     "BCE_BENCH_ONLY": "test.tunable_bce",
 }
 
-pytestmark = pytest.mark.timeout(1800)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="module")

@@ -108,6 +108,7 @@ def _verdicts(report, adapter, quantity="value"):
     }
 
 
+@pytest.mark.integration
 def test_user_cases_and_adapters_run_without_changing_the_code(user_files, capsys):
     tmp_path, cases = user_files
     code, report = _run(
@@ -137,6 +138,7 @@ def test_bad_case_file_is_reported_and_the_rest_runs(user_files, capsys):
     assert "case error:" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_shipped_matrix_for_numpy_writes_a_complete_report(tmp_path, capsys):
     code, report = _run(tmp_path, "--adapters", "numpy.*")
     assert code == 0, "every numpy fail must be a registered known deviation"
@@ -177,6 +179,7 @@ def _pytest_user(tmp_path: Path, cases: Path, *extra: str) -> subprocess.Complet
     )  # fmt: skip
 
 
+@pytest.mark.integration
 def test_pytest_front_end_takes_user_cases_and_adapters(user_files):
     tmp_path, cases = user_files
     result = _pytest_user(tmp_path, cases)
@@ -186,6 +189,7 @@ def test_pytest_front_end_takes_user_cases_and_adapters(user_files):
     assert "test_checks[user.good-cpu-float32-mine]" in ids
 
 
+@pytest.mark.integration
 def test_progress_lines_and_framework_logs_kept_out_of_the_terminal(tmp_path, capfd):
     args = ["--adapters", "numpy.stable,tf.nn.sigmoid_cross_entropy_with_logits",
             "--cases", "cases/extreme-logits.yaml"]  # fmt: skip
@@ -201,6 +205,7 @@ def test_progress_lines_and_framework_logs_kept_out_of_the_terminal(tmp_path, ca
     assert "absl" in capfd.readouterr().err
 
 
+@pytest.mark.integration
 def test_pytest_test_of_registered_bugs_only_is_an_xfail_with_the_link():
     """numpy.textbook on extreme logits fails only where known_bugs.yaml says it does: each
     case file's test is an xfail that names the entry's link, not a failure."""

@@ -152,6 +152,7 @@ def verdicts(tmp_path_factory) -> dict[str, dict[str, int]]:
     return counts
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", [a.name for a in CORRECT])
 def test_correct_functions_that_declare_nothing_raise_no_alarm(verdicts, name):
     seen = verdicts[name]
@@ -207,6 +208,7 @@ ADAPTERS = [
 """
 
 
+@pytest.mark.integration
 def test_correct_functions_in_an_installed_plugin_package_raise_no_alarm(tmp_path):
     """The third route: a package whose entry point lists the same correct functions,
     installed (pip, into a folder on PYTHONPATH) and found with no option at all."""
@@ -264,6 +266,7 @@ cases:
 """
 
 
+@pytest.mark.integration
 def test_broadcastable_shapes_follow_each_apis_declared_shape_rule(tmp_path):
     """NumPy's formulas and optax broadcast, as their sources say: a convention citing it,
     never an error; PyTorch and tf.nn declare equal shapes and raise: a pass. Keras losses

@@ -149,6 +149,7 @@ def test_npy_references_are_confined_and_read_without_pickle(
     assert error.line == 6
 
 
+@pytest.mark.integration
 def test_a_folder_of_broken_files_runs_to_the_end(tmp_path, capsys, good_case):
     folder = tmp_path / "cases"
     folder.mkdir()

@@ -11,6 +11,8 @@ import pytest
 
 from conformance.cli import main
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE_STEM = "<img src=x onerror=document.title='pwned-by-file-name'>"
 HOSTILE_CASES = """description: markup in every field a report shows

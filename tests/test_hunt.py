@@ -38,6 +38,7 @@ def test_a_finding_is_minimal_and_reproduces_as_a_case(tmp_path: Path) -> None:
     assert result.verdict is Verdict.FAIL and result.known_bug is None
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("form", "grad"), [("logits", False), ("logits", True),
                                              ("probs", False), ("probs", True)])  # fmt: skip
 def test_no_false_alarm_on_a_correct_implementation(form: str, grad: bool) -> None:
@@ -46,6 +47,7 @@ def test_no_false_alarm_on_a_correct_implementation(form: str, grad: bool) -> No
     assert found is None, found
 
 
+@pytest.mark.integration
 def test_the_command_writes_cases_and_runnable_reproducers(tmp_path: Path) -> None:
     """Past the registry, the hunt finds numpy.textbook's registered bugs again (its
     adapter writes reproducers; a plug-in function like test.naive_bce cannot)."""

@@ -43,6 +43,7 @@ def _checks(report: dict[str, Any], adapter: str, case: str) -> list[dict[str, A
     return ran
 
 
+@pytest.mark.integration
 def test_an_eager_api_that_raises_passes(report: dict[str, Any]) -> None:
     checks = _checks(report, "torch.nn.BCELoss", "invalid-inputs/p-above-one")
     assert {c["verdict"] for c in checks} == {"pass"}

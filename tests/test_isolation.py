@@ -20,6 +20,8 @@ from conformance.application import RunSpec, planned, run_conformance
 from conformance.cli import main
 from conformance.reports.document import load_report
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parent.parent
 
 BROKEN = """
@@ -109,9 +111,10 @@ def _run(tmp_path: Path, broken: Path, names: list[str], *args: str) -> tuple[in
 
 def test_crashes_and_hangs_cost_their_checks_and_no_healthy_one(tmp_path, broken):
     healthy_code, healthy = _run(tmp_path, broken, [], "--adapters", "numpy.stable")
+    # a 5 s timeout: long past any crash, yet above a loaded machine's worker start-up
     code, report = _run(
         tmp_path, broken, ["segfault", "abort", "hang", "exit_", "os_exit"],
-        "--adapters", "broken.*,numpy.stable", "--timeout", "2", "--jobs", "2",
+        "--adapters", "broken.*,numpy.stable", "--timeout", "5", "--jobs", "2",
     )  # fmt: skip
     assert healthy_code == 0 and code == 1
     verdicts = {c["id"]: c["verdict"] for c in _checks(report, "numpy.stable")}
@@ -120,7 +123,7 @@ def test_crashes_and_hangs_cost_their_checks_and_no_healthy_one(tmp_path, broken
     assert "killed by SIGSEGV (Segmentation fault)" in details["broken.segfault"]
     assert "and again when the check was retried" in details["broken.segfault"]
     assert "killed by SIGABRT" in details["broken.abort"]
-    assert details["broken.hang"].startswith("timed out after 2 s")
+    assert details["broken.hang"].startswith("timed out after 5 s")
     assert details["broken.exit"] == "the check stopped with SystemExit: 3"
     assert "it exited with status 3" in details["broken.os-exit"]
     # three failures in a row: the adapter's other checks are not run, and the report says so

@@ -70,6 +70,7 @@ def _checks(report: dict[str, Any], adapter: str, case: str, quantity: str) -> l
     return found
 
 
+@pytest.mark.integration
 def test_a_users_case_hitting_a_registered_bug_is_labelled_with_its_link(run) -> None:
     code, report = run
     (loss,) = _checks(report, ADAPTERS[0], "my-negative-logits", "value")

@@ -163,6 +163,7 @@ def _moved_case(check: Check, bug: KnownBug, folder: Path) -> Case | None:
     return cases[0]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "index, bug", CONDITIONED, ids=[f"entry-{i}-{b.adapter[0]}" for i, b in CONDITIONED]
 )

@@ -81,6 +81,7 @@ def test_gradient_returns_are_checked_too(two_cases):
     assert right.verdict is Verdict.PASS
 
 
+@pytest.mark.integration
 def test_cli_run_with_malformed_adapters_writes_a_complete_report(tmp_path, capsys):
     (tmp_path / "bad.py").write_text(
         "from adapters.function import bce_adapter\n"

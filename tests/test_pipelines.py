@@ -110,6 +110,7 @@ def test_no_slack_without_a_pipeline() -> None:
     assert ref.slack("none", grad=False)[0] == 0.0
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("dtype", list(NUMPY_TYPES))
 def test_a_correct_hand_written_pipeline_never_fails(dtype: str) -> None:
     """Every logits case of the suite (extreme logits +-20 ... +-1e4 included), value and
@@ -133,6 +134,7 @@ def test_a_correct_hand_written_pipeline_never_fails(dtype: str) -> None:
     assert {r.check.quantity for r in ran} == {"value", "grad", "target_grad"}
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("grad", [False, True])
 def test_the_hunt_raises_no_false_alarm_on_a_correct_pipeline(grad: bool) -> None:
     found = hunt.search(hand_written_pipeline, "logits", "float32", grad, 3.0, Runner([]))

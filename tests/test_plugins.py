@@ -35,6 +35,7 @@ def _report(path: Path) -> dict:
     return load_report(path)
 
 
+@pytest.mark.integration
 def test_a_hand_written_function_outside_the_repo_is_flagged_where_it_is_wrong(tmp_path):
     (tmp_path / "mine.py").write_text(HAND_WRITTEN)
     out = tmp_path / "r.json"
@@ -50,6 +51,7 @@ def test_a_hand_written_function_outside_the_repo_is_flagged_where_it_is_wrong(t
     assert all(c["quantity"] == "value" for c in fails + passes)  # no grad= given: skipped
 
 
+@pytest.mark.integration
 def test_the_single_function_example_conforms_where_it_should(tmp_path):
     out = tmp_path / "r.json"
     spec = f"{EXAMPLES / 'my_bce.py'}:stable_bce"
@@ -97,6 +99,7 @@ def test_a_missing_requirement_makes_the_adapter_unavailable():
     assert adapter.available() == "no_such_lib_x not installed"
 
 
+@pytest.mark.integration
 def test_the_example_plugin_package_installs_and_runs_like_a_builtin(tmp_path):
     site = tmp_path / "site"
     subprocess.run(

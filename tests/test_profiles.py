@@ -113,6 +113,7 @@ def _selected(benchmarks: list[dict[str, Any]], regexes: list[str]) -> set[str]:
     return names
 
 
+@pytest.mark.integration
 def test_each_pick_selects_real_benchmarks_by_their_parameter_names(discovered):
     for name, profile in BENCH_PROFILES.items():
         by_name = {b["name"]: b for b in discovered[name]}
@@ -145,6 +146,7 @@ def _make_dry_run(target: str) -> str:
     return commands[0]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("target", "name"), sorted(TARGETS.items()))
 def test_make_targets_take_selection_and_environment_from_the_profile(target, name):
     words = shlex.split(_make_dry_run(target))

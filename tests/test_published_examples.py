@@ -9,6 +9,8 @@ from adapters.registry import builtin_adapters
 from conformance.engine.cases import load_cases
 from conformance.engine.matrix import build_call, expand
 
+pytestmark = pytest.mark.integration
+
 CASES = [c for c in load_cases()[0] if c.published is not None]
 
 

@@ -51,6 +51,7 @@ def test_the_schema_is_a_valid_draft_7_schema():
     jsonschema.Draft7Validator.check_schema(schema)
 
 
+@pytest.mark.integration
 def test_a_passing_check_keeps_the_reference_and_the_framework_value(numpy_run):
     _, report = numpy_run
     check = _check(report, "numpy.stable-cpu-float64-edge-probabilities/p-half:none")
@@ -124,6 +125,7 @@ def test_compare_identical_reports_is_not_a_regression(numpy_run, capsys):
     assert "no regression" in capsys.readouterr().out
 
 
+@pytest.mark.integration
 def test_compare_catches_an_edited_verdict(numpy_run, tmp_path, capsys):
     path, report = numpy_run
     worse = copy.deepcopy(report)
@@ -135,6 +137,7 @@ def test_compare_catches_an_edited_verdict(numpy_run, tmp_path, capsys):
     assert f"{target['id']}: pass -> fail" in out and "REGRESSED" in out
 
 
+@pytest.mark.integration
 def test_compare_catches_a_wrong_adapter(tmp_path, capsys):
     for name, source in (("good", CORRECT), ("bad", WRONG)):
         (tmp_path / f"{name}.py").write_text(source)
@@ -153,6 +156,7 @@ def test_compare_refuses_a_truncated_report(numpy_run, tmp_path, capsys):
     assert "truncated" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_two_shards_merge_into_the_single_run(numpy_run, tmp_path):
     _, single = numpy_run
     for shard in ("numpy.stable", "numpy.textbook"):
@@ -168,6 +172,7 @@ def test_two_shards_merge_into_the_single_run(numpy_run, tmp_path):
     assert merged["summary"] == single["summary"]
 
 
+@pytest.mark.integration
 def test_merge_refuses_reports_of_different_case_files(numpy_run, tmp_path, capsys):
     path, report = numpy_run
     other = copy.deepcopy(report)
@@ -218,6 +223,7 @@ def test_the_committed_example_report_is_valid():
     assert report["complete"] and len(report["checks"]) > 1000
 
 
+@pytest.mark.integration
 def test_the_same_code_eager_and_traced_is_compared_side_by_side(tmp_path):
     """Keras recovers logits from a graph's Sigmoid op, not from an eager tf.nn.sigmoid
     tensor: one case of large logits gives a mode disagreement between the two."""

@@ -16,6 +16,8 @@ from conformance.cli import main
 from conformance.reports.document import from_json_float, load_report
 from conformance.reports.repro import Reproducers, _shown
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[1]
 ADAPTERS = ",".join([
     "numpy.*", "torch.nn.functional.*", "torch.nn.BCELoss", "keras.losses.*", "tf.nn.*",

@@ -26,6 +26,7 @@ def full_plan():
     return build_plan(profile="full", devices=["cpu", "gpu"])
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("n", [1, 2, 3, 7])
 def test_every_check_is_in_exactly_one_shard(full_plan, n):
     parts = [shard(full_plan.checks, k, n) for k in range(1, n + 1)]
@@ -34,6 +35,7 @@ def test_every_check_is_in_exactly_one_shard(full_plan, n):
     assert all(parts), "no shard is empty"
 
 
+@pytest.mark.integration
 def test_shards_are_the_same_in_every_job(full_plan):
     again = build_plan(profile="full", devices=["cpu", "gpu"])
     assert [c.id for c in full_plan.checks] == [c.id for c in again.checks]
@@ -79,6 +81,7 @@ def test_a_shard_must_be_k_of_n(text):
         parse_shard(text)
 
 
+@pytest.mark.integration
 def test_three_shard_reports_merge_into_the_unsharded_run(tmp_path: Path, two_cases: Path):
     common = ["--adapters", "numpy.*,torch.nn.functional.binary_cross_entropy",
               "--cases", str(two_cases), "--devices", "cpu", "--jobs", "1"]  # fmt: skip
@@ -99,6 +102,7 @@ def test_three_shard_reports_merge_into_the_unsharded_run(tmp_path: Path, two_ca
     assert main(["compare", str(whole), str(merged)]) == 0
 
 
+@pytest.mark.integration
 def test_pytest_xdist_runs_each_part_once_with_the_same_outcomes(two_cases: Path):
     """Under pytest-xdist each xdist worker runs its own part of the matrix in one engine
     run: the outcomes are those of a run without xdist."""

@@ -10,25 +10,47 @@ from __future__ import annotations
 
 import json
 import statistics
+import types
 
 import numpy as np
+import pytest
 import torch.utils.benchmark
 
+from adapters import timing
 from adapters.timing import calibrate, measure, sample
 from adapters.torch_bce import TorchBinaryCrossEntropyWithLogits
 from conformance.cli import main
 from conformance.speed.bench import BenchCase, bench_call, bytes_moved, inputs
 
 
-def test_a_sample_lasts_at_least_the_minimum():
-    data = np.random.default_rng(0).random(10_000)
-    timing = measure(lambda: np.log1p(data), min_sample_s=0.01, repeats=5)
-    # measure calibrates itself, so under a neighbour's load its count can differ from any
-    # earlier calibration's: only the sample's own length is asserted.
-    assert timing.number * timing.median >= 0.005  # about min_sample_s, allowing noise
-    assert timing.minimum <= timing.q1 <= timing.median <= timing.q3 <= timing.maximum
+class _Clock:
+    """A ``perf_counter`` that moves only when the timed call advances it: the loop's own
+    logic, apart from the machine's load."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
+def test_a_sample_lasts_at_least_the_minimum(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(timing, "time", types.SimpleNamespace(perf_counter=clock))
+
+    def call() -> None:  # 3 ms of the clock per call
+        clock.now += 0.003
+
+    # doubling from one call: 3 ms, 6 ms, then 12 ms, the first sample of at least 10 ms
+    assert calibrate(call, min_sample_s=0.01) == 4
+    result = measure(call, min_sample_s=0.01, repeats=5)
+    assert result.number == 4 and result.repeats == 5
+    assert result.minimum <= result.q1 <= result.median <= result.q3 <= result.maximum
+    assert result.minimum == pytest.approx(0.003) and result.maximum == pytest.approx(0.003)
+    assert result.number * result.median >= 0.01
+
+
+@pytest.mark.integration
 def test_the_core_agrees_with_torch_benchmark_timer():
     """Same prepared call (BCE with logits, 1e5 float32 elements, forward, one thread as
     Timer defaults to) timed by both: 21 samples each of the same number of calls, the two
@@ -72,6 +94,7 @@ def test_bytes_moved_counts_inputs_results_and_gradients():
     assert bytes_moved(BenchCase("a", 1000, "float64", reduction="none")) == 8 * 3000
 
 
+@pytest.mark.integration
 def test_bench_command_writes_timings_and_the_roofline(tmp_path, capsys):
     out = tmp_path / "bench.json"
     code = main(["bench", "--adapters", "numpy.stable,optax.sigmoid_binary_cross_entropy",
