@@ -59,6 +59,7 @@ from conformance.running.supervisor import DEFAULT_TIMEOUT_S
 from conformance.speed import gate
 from conformance.speed.bench import SIZES as BENCH_SIZES
 from conformance.speed.command import run_bench
+from conformance.vocabulary import Quantity, Verdict
 
 
 class UsageError(ValueError):
@@ -425,11 +426,11 @@ def _hunt(args: argparse.Namespace) -> int:
     write_report(report_path, report)
     reproducers = Reproducers(report, case_paths=[cases_path], extra_adapters=specs)
     for record in report["checks"]:
-        if record["verdict"] in ("fail", "error"):
+        if Verdict(record["verdict"]).failed:
             snippet = reproducers(record)
             if snippet is not None:
                 name = record["case"].split("/")[-1] + (
-                    "-grad" if record["quantity"] == "grad" else ""
+                    "-grad" if record["quantity"] == Quantity.GRAD else ""
                 )
                 write_bytes_atomic(args.output / f"{name}.py", snippet.encode("utf-8"))
     print(f"hunt: {len(findings)} finding(s): {cases_path}, reproducers in {args.output}")

@@ -21,14 +21,15 @@ from typing import Any
 import numpy as np
 
 from conformance.engine.dtypes import FloatFormat, float_format
-from conformance.reports.document import CONFORMING, from_json_float
+from conformance.reports.document import from_json_float
+from conformance.vocabulary import Quantity, Verdict
 
 
 def disagreements(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Findings for the same check run on two devices or machines that disagree."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for record in checks:
-        if record["verdict"] != "skip":
+        if Verdict(record["verdict"]).ran:
             key = (record["adapter"], record["dtype"], record["case"], record["reduction"])
             groups[(*key, record["quantity"])].append(record)
     findings = []
@@ -57,13 +58,13 @@ def mode_disagreements(
     same check (``adapters``: the report's adapter entries, with ``same_code_as``)."""
     by_key: dict[tuple[str, ...], dict[str, Any]] = {}
     for record in checks:
-        if record["verdict"] != "skip":
+        if Verdict(record["verdict"]).ran:
             by_key[_key(record, record["adapter"])] = record
     findings = []
     for record in checks:
         eager_name = adapters.get(record["adapter"], {}).get("same_code_as") or ""
         eager = by_key.get(_key(record, eager_name)) if eager_name else None
-        if eager is None or record["verdict"] == "skip":
+        if eager is None or not Verdict(record["verdict"]).ran:
             continue
         detail = _disagreement(eager, record, f"{eager['adapter']} vs {record['adapter']}")
         if detail is not None:
@@ -87,7 +88,7 @@ def _disagreement(a: dict[str, Any], b: dict[str, Any], where: str) -> str | Non
     """How ``a`` and ``b`` disagree, or None: their verdicts (with the first element whose
     values differ, side by side), or an element beyond the tolerance."""
     apart = _element_apart(a, b)
-    if (a["verdict"] in CONFORMING) != (b["verdict"] in CONFORMING):
+    if Verdict(a["verdict"]).conforms != Verdict(b["verdict"]).conforms:
         return f"{where}: {a['verdict']} vs {b['verdict']}" + (f"; {apart[0]}" if apart else "")
     tolerance = from_json_float(a["tolerance_ulps"]) or 0.0
     if apart is None or apart[1] <= tolerance:
@@ -122,6 +123,6 @@ def _ulp(element: dict[str, Any], fmt: FloatFormat, quantity: str) -> float:
     gradient of the size of its terms, recovered from the stored error (error = distance
     / unit) where that is possible."""
     got, expected, error = (float(element[k]) for k in ("got", "expected", "error_ulps"))
-    if quantity != "value" and 0 < error < np.inf and np.isfinite(got) and got != expected:
+    if quantity != Quantity.VALUE and 0 < error < np.inf and np.isfinite(got) and got != expected:
         return abs(got - expected) / error
     return float(fmt.ulp(np.float64(expected))) if np.isfinite(expected) else np.inf

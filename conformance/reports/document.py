@@ -36,14 +36,10 @@ from conformance.engine.cases import Case, CaseError
 from conformance.engine.evidence import Evidence
 from conformance.engine.matrix import Check, CheckResult
 from conformance.engine.run_outcome import RunOutcome
-from conformance.engine.verdicts import Verdict
+from conformance.vocabulary import Quantity, Verdict
 
 SCHEMA_VERSION = 3
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
-VERDICTS = [v.value for v in Verdict]
-CONFORMING = ("pass", "convention")
-QUANTITIES = ("value", "grad", "target_grad", "grad2")
-"""What a check compares: the loss, d loss / d input, d loss / d target."""
 MAX_REPORT_BYTES = 1 << 30
 """Largest report (uncompressed) that is read: the full profile writes about 1/20 of it."""
 
@@ -104,16 +100,17 @@ def build_report(
 def check_record(result: CheckResult, machine: str) -> dict[str, Any]:
     """One check as the report keeps it."""
     c, j = result.check, result.judgement
+    key = c.key
     return {
-        "id": c.id,
-        "adapter": c.adapter.name,
+        "id": str(key),
+        "adapter": key.adapter,
         "framework": c.adapter.framework,
         "machine": machine,
-        "device": c.device,
-        "dtype": c.dtype,
-        "reduction": c.reduction,
-        "quantity": c.quantity,
-        "case": c.case.id,
+        "device": key.device,
+        "dtype": key.dtype,
+        "reduction": key.reduction,
+        "quantity": key.quantity.value,
+        "case": key.case,
         "verdict": j.verdict.value,
         "error_ulps": json_float(j.error_ulps),
         "relative_error": json_float(j.evidence.max_relative_error if j.evidence else None),
@@ -213,21 +210,20 @@ def summarise(checks: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if record["known_bug"] is not None:
             counts[name]["known_bug"] += 1
         error = from_json_float(record["error_ulps"])
-        if error is not None and record["verdict"] == "pass":
+        if error is not None and record["verdict"] == Verdict.PASS:
             by_dtype = worst[name][record["quantity"]]
             by_dtype[record["dtype"]] = max(by_dtype.get(record["dtype"], 0.0), error)
     summary = {}
     for name, count in counts.items():
-        ran = sum(count[v] for v in VERDICTS if v != "skip")
+        ran = sum(count[v.value] for v in Verdict if v.ran)
+        conforming = sum(count[v.value] for v in Verdict if v.conforms)
         summary[name] = {
-            **{v: count[v] for v in VERDICTS},
+            **{v.value: count[v.value] for v in Verdict},
             "known_bug": count["known_bug"],
-            "conforming_percent": round(100 * sum(count[v] for v in CONFORMING) / ran, 2)
-            if ran
-            else None,
+            "conforming_percent": round(100 * conforming / ran, 2) if ran else None,
             "worst_ulps": {
-                quantity: {d: round(e, 3) for d, e in sorted(worst[name][quantity].items())}
-                for quantity in QUANTITIES
+                q.value: {d: round(e, 3) for d, e in sorted(worst[name][q.value].items())}
+                for q in Quantity
             },
         }
     return summary
@@ -235,9 +231,12 @@ def summarise(checks: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def unexplained(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Fails and errors that no registry entry explains: what a person must look at."""
-    return [
-        c for c in report["checks"] if c["verdict"] in ("fail", "error") and c["known_bug"] is None
-    ]
+    return [c for c in report["checks"] if is_finding(c)]
+
+
+def is_finding(record: dict[str, Any]) -> bool:
+    """Whether a check record is a fail or error that no registry entry explains."""
+    return Verdict(record["verdict"]).is_finding(explained=record["known_bug"] is not None)
 
 
 def write_report(path: Path, report: dict[str, Any]) -> None:

@@ -31,6 +31,7 @@ from conformance.application import RunSpec, conformance_report, run_conformance
 from conformance.engine.cases import CASES_DIR
 from conformance.running.cache_dir import default_cache_dir
 from conformance.speed.bench import BenchCase, BenchResult, run_case
+from conformance.vocabulary import Verdict
 
 ADAPTERS_VARIABLE = "BCE_BENCH_ADAPTERS"
 ONLY_VARIABLE = "BCE_BENCH_ONLY"
@@ -120,7 +121,7 @@ def agreement_summary(report: dict[str, Any]) -> dict[str, Any]:
         if check["known_bug"] is not None:
             counts["known_bug"] += 1
         error = check["error_ulps"]
-        if check["verdict"] == "pass" and isinstance(error, int | float):
+        if check["verdict"] == Verdict.PASS and isinstance(error, int | float):
             errors[f"{check['adapter']}|{check['case'].split('/')[0]}"].append(float(error))
     return {
         "max_ulps": {key: max(values) for key, values in errors.items()},
