@@ -42,13 +42,13 @@ from conformance.reports.compare import compare_reports
 from conformance.reports.compare import render as render_comparison
 from conformance.reports.document import (
     ReportError,
-    check_record,
     load_report,
     unexplained,
     write_bytes_atomic,
     write_report,
 )
 from conformance.reports.merge import merge_reports
+from conformance.reports.records import CheckRecord
 from conformance.reports.render import REPORT_FORMATS, render_report
 from conformance.reports.repro import Reproducers, ReproError
 from conformance.reports.table import summary_table
@@ -392,7 +392,7 @@ def _repro(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.report} has no check {args.check_id!r}")
     else:  # run it here, in this process
         result = Runner(load_known_bugs()).run(reproducers.check(args.check_id))
-        record = check_record(result, environment.machine_label())
+        record = CheckRecord.of(result, environment.machine_label()).to_json()
     snippet = reproducers(record)
     if snippet is None:
         raise UsageError(f"{record['adapter']} cannot write a reproducer")

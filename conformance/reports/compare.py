@@ -24,7 +24,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.reports.document import from_json_float, is_finding
+from conformance.reports.document import is_finding
+from conformance.reports.records import from_json_float
 from conformance.vocabulary import Verdict
 
 ERROR_GROWTH = 4.0

@@ -21,7 +21,8 @@ from typing import Any
 import jinja2
 
 from conformance.reports import plots
-from conformance.reports.document import from_json_float, json_float, unexplained
+from conformance.reports.document import unexplained
+from conformance.reports.records import from_json_float, json_float
 from conformance.vocabulary import Verdict
 
 TEMPLATES = Path(__file__).with_name("templates")

@@ -32,7 +32,7 @@ from adapters.calls import Call
 from adapters.registry import discover
 from conformance.engine.cases import CASES_DIR, Case, load_cases
 from conformance.engine.matrix import Check, build_call
-from conformance.reports.document import from_json_float
+from conformance.reports.records import from_json_float
 from conformance.vocabulary import CheckIdError, CheckKey
 
 _PACKAGES = {
