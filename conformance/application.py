@@ -27,7 +27,6 @@ from conformance.engine.run_outcome import RunOutcome
 from conformance.known_bugs import REGISTRY_PATH, load_known_bugs
 from conformance.profiles import DEFAULT_MATRIX_PROFILE
 from conformance.reports import environment
-from conformance.reports.disagreements import mode_disagreements
 from conformance.reports.document import build_report
 from conformance.running.cache_dir import framework_environment
 from conformance.running.in_process import run_in_process
@@ -206,7 +205,7 @@ def conformance_report(run: Conformance) -> dict[str, Any]:
     }
     if spec.shard is not None:
         options["shard"] = f"{spec.shard[0]}/{spec.shard[1]}"
-    report = build_report(
+    return build_report(
         run.outcome,
         planned=len(checks),
         adapters=plan.adapters,
@@ -217,5 +216,3 @@ def conformance_report(run: Conformance) -> dict[str, Any]:
         timing=run.timing,
         environment=environment.describe(plan.case_paths, REGISTRY_PATH),
     )
-    report["findings"] = mode_disagreements(report["checks"], report["adapters"])
-    return report

@@ -43,13 +43,13 @@ from conformance.reports.compare import compare_reports
 from conformance.reports.compare import render as render_comparison
 from conformance.reports.document import (
     ReportError,
-    check_record,
     load_report,
     unexplained,
     write_bytes_atomic,
     write_report,
 )
 from conformance.reports.merge import merge_reports
+from conformance.reports.records import CheckRecord
 from conformance.reports.render import REPORT_FORMATS, render_report
 from conformance.reports.repro import Reproducers, ReproError
 from conformance.reports.table import summary_table
@@ -60,6 +60,7 @@ from conformance.running.supervisor import DEFAULT_TIMEOUT_S
 from conformance.speed import gate
 from conformance.speed.bench import SIZES as BENCH_SIZES
 from conformance.speed.command import run_bench
+from conformance.vocabulary import Quantity, Verdict
 
 
 class UsageError(ValueError):
@@ -389,7 +390,7 @@ def _repro(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.report} has no check {args.check_id!r}")
     else:  # run it here, in this process
         result = Runner(load_known_bugs()).run(reproducers.check(args.check_id))
-        record = check_record(result, environment.machine_label())
+        record = CheckRecord.of(result, environment.machine_label()).to_json()
     snippet = reproducers(record)
     if snippet is None:
         raise UsageError(f"{record['adapter']} cannot write a reproducer")
@@ -423,11 +424,11 @@ def _hunt(args: argparse.Namespace) -> int:
     write_report(report_path, report)
     reproducers = Reproducers(report, case_paths=[cases_path], extra_adapters=specs)
     for record in report["checks"]:
-        if record["verdict"] in ("fail", "error"):
+        if Verdict(record["verdict"]).failed:
             snippet = reproducers(record)
             if snippet is not None:
                 name = record["case"].split("/")[-1] + (
-                    "-grad" if record["quantity"] == "grad" else ""
+                    "-grad" if record["quantity"] == Quantity.GRAD else ""
                 )
                 write_bytes_atomic(args.output / f"{name}.py", snippet.encode("utf-8"))
     print(f"hunt: {len(findings)} finding(s): {cases_path}, reproducers in {args.output}")

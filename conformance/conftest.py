@@ -48,9 +48,10 @@ from conformance.engine.matrix import (
     group_by_file,
     split_list,
 )
-from conformance.engine.verdicts import Judgement, Verdict
+from conformance.engine.verdicts import Judgement
 from conformance.known_bugs import KnownBug, load_known_bugs
 from conformance.running.scheduling import CostModel, ShardError, parse_shard, shard
+from conformance.vocabulary import Verdict
 
 
 def _spec(config: pytest.Config) -> RunSpec:

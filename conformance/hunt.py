@@ -1,6 +1,6 @@
 """``bce-conformance hunt``: search for inputs where an adapter leaves tolerance.
 
-For each adapter, form (probabilities or logits), dtype and quantity (loss, gradient),
+For each adapter, form (probabilities or logits), dtype and quantity (loss, input gradient),
 hypothesis draws small arrays (4 elements: one compiled graph per signature) of logits
 over the whole range the dtype holds (mostly within +-120, where losses and gradients are
 normal, sometimes out to the dtype's largest) or of probabilities (mostly away from 0 and
@@ -35,8 +35,8 @@ from adapters.base import Adapter
 from conformance.engine.cases import Case
 from conformance.engine.dtypes import float_format
 from conformance.engine.matrix import Check, CheckResult, Runner
-from conformance.engine.verdicts import Verdict
 from conformance.known_bugs import load_known_bugs
+from conformance.vocabulary import Quantity
 
 ELEMENTS = 4
 """Per example: small enough to read, fixed so compiled modes compile once."""
@@ -51,7 +51,7 @@ class Finding:
     adapter: str
     form: str
     dtype: str
-    grad: bool
+    quantity: Quantity
     input: tuple[float, ...]
     target: tuple[float, ...]
     verdict: str
@@ -60,8 +60,7 @@ class Finding:
     @property
     def case_id(self) -> str:
         slug = re.sub(r"[^a-z0-9]+", "-", self.adapter.lower()).strip("-")
-        quantity = "grad" if self.grad else "value"
-        return f"{slug}-{self.form}-{self.dtype}-{quantity}"
+        return f"{slug}-{self.form}-{self.dtype}-{self.quantity.value}"
 
     def as_case(self) -> dict[str, Any]:
         return {
@@ -102,7 +101,7 @@ class _Found(AssertionError):
 
 
 def search(
-    adapter: Adapter, form: str, dtype: str, grad: bool, seconds: float, runner: Runner
+    adapter: Adapter, form: str, dtype: str, quantity: Quantity, seconds: float, runner: Runner
 ) -> Finding | None:
     """The minimal unexplained failure hypothesis finds within about ``seconds``, or None."""
     fmt = float_format(dtype)
@@ -119,10 +118,9 @@ def search(
 
     def judge(pair: tuple[list[float], list[float]]) -> None:
         x, y = rounded(pair[0]), rounded(pair[1])
-        check = Check(adapter, _case(form, dtype, x, y), dtype, "cpu", "none", grad)
+        check = Check(adapter, _case(form, dtype, x, y), dtype, "cpu", "none", quantity)
         result = runner.run(check)
-        unexplained = result.verdict in (Verdict.FAIL, Verdict.ERROR) and not result.known_bug
-        if unexplained:
+        if result.is_finding:
             last[:] = [result]
             raise _Found(f"{x} {y}")
 
@@ -135,7 +133,7 @@ def search(
     except _Found:
         result = last[0]
         x, y = result.check.case.spec["input"], result.check.case.spec["target"]
-        return Finding(adapter.name, form, dtype, grad, tuple(x), tuple(y),
+        return Finding(adapter.name, form, dtype, quantity, tuple(x), tuple(y),
                        result.verdict.value, result.judgement.detail)  # fmt: skip
     return None
 
@@ -159,11 +157,11 @@ def hunt(
     adapters: Sequence[Adapter],
     dtypes: Sequence[str],
     seconds: float,
-    grads: Sequence[bool] = (False, True),
+    quantities: Sequence[Quantity] = (Quantity.VALUE, Quantity.GRAD),
     progress: Callable[[str], None] = print,
     known_bugs: bool = True,
 ) -> list[Finding]:
-    """Every search over ``adapters`` x their forms x ``dtypes`` x ``grads``, on the CPU.
+    """Every search over ``adapters`` x their forms x ``dtypes`` x ``quantities``, on the CPU.
     ``known_bugs=False`` searches past the registry: registered bugs are findings too (do
     they still reproduce under random search?)."""
     runner = Runner(load_known_bugs() if known_bugs else [])
@@ -175,9 +173,9 @@ def hunt(
             continue
         for form in sorted(adapter.forms):
             for dtype in (d for d in dtypes if d in adapter.dtypes()):
-                for grad in (g for g in grads if not g or adapter.supports_grad):
-                    found = search(adapter, form, dtype, grad, seconds, runner)
-                    what = f"{adapter.name} {form} {dtype} {'grad' if grad else 'value'}"
+                for quantity in (q for q in quantities if not q.grad or adapter.supports_grad):
+                    found = search(adapter, form, dtype, quantity, seconds, runner)
+                    what = f"{adapter.name} {form} {dtype} {quantity.value}"
                     progress(f"{what}: {'FOUND ' + found.detail if found else 'nothing found'}")
                     if found:
                         findings.append(found)

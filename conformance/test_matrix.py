@@ -15,8 +15,8 @@ from typing import Protocol
 import pytest
 
 from conformance.engine.matrix import Check, CheckGroup, CheckResult, Plan, expected_bug
-from conformance.engine.verdicts import Verdict
 from conformance.known_bugs import KnownBug
+from conformance.vocabulary import Verdict
 
 SHOWN = 40
 """A failing test lists at most this many checks; the rest are counted (the report has all)."""

@@ -45,7 +45,8 @@ from adapters.base import Conventions
 from adapters.registry import builtin_adapters
 from conformance.engine.dtypes import float_format
 from conformance.engine.reference import Inputs, compute
-from conformance.engine.verdicts import Quantity, meets
+from conformance.engine.verdicts import Comparand, meets
+from conformance.vocabulary import Quantity
 
 N = 16
 FLOATS = ("float16", "bfloat16", "float32")
@@ -133,13 +134,13 @@ def _assert_meets_reference(
         None if arrays.weight is None else arrays.weight.astype(np.float64),
         None if arrays.pos_weight is None else arrays.pos_weight.astype(np.float64),
     )
-    quantity = Quantity(reduction, grad=False)
+    comparand = Comparand(reduction, Quantity.VALUE)
     references = [compute(inputs)]
     if _conventions(adapter).alters_values():
         references.append(compute(inputs, _conventions(adapter)))
     value = np.asarray(got, dtype=np.float64)
-    expected = quantity.expected(references[0])  # (hi, lo, tolerance in ULPs, ...)
-    ok = meets(value, quantity, float_format(dtype), references)
+    expected = comparand.expected(references[0])  # (hi, lo, tolerance in ULPs, ...)
+    ok = meets(value, comparand, float_format(dtype), references)
     assert ok, f"{value} vs reference {expected[0]} ({expected[2]:g} ULP of {dtype} allowed)"
 
 

@@ -14,7 +14,7 @@ from adapters.compiled import CompiledMixin
 from adapters.registry import AdapterSpecError, builtin_adapters, discover, load_spec, select
 from conformance.engine.cases import load_cases
 from conformance.engine.matrix import Runner, expand
-from conformance.engine.verdicts import Verdict
+from conformance.vocabulary import Verdict
 
 EXPECTED = {
     "torch.nn.BCELoss",

@@ -15,9 +15,9 @@ from conformance import hunt
 from conformance.cli import main
 from conformance.engine.cases import load_cases
 from conformance.engine.matrix import Check, Runner
-from conformance.engine.verdicts import Verdict
 from conformance.known_bugs import load_known_bugs
 from conformance.reports.document import load_report
+from conformance.vocabulary import Quantity, Verdict
 
 ADAPTERS = {a.name: a for a in builtin_adapters()}
 NAIVE = Path(__file__).parent / "fixtures" / "naive_bce.py"
@@ -27,7 +27,7 @@ def test_a_finding_is_minimal_and_reproduces_as_a_case(tmp_path: Path) -> None:
     runner = Runner(load_known_bugs())
     (adapter,) = discover([f"{NAIVE}:naive_bce"]).adapters[-1:]
     assert adapter.name == "test.naive_bce"
-    found = hunt.search(adapter, "logits", "float32", False, 3.0, runner)
+    found = hunt.search(adapter, "logits", "float32", Quantity.VALUE, 3.0, runner)
     assert found is not None, "the textbook log(1 - sigmoid(x)) loses bits for x > 0"
     assert len(found.input) == hunt.ELEMENTS
     path = tmp_path / "hunt.yaml"
@@ -39,11 +39,11 @@ def test_a_finding_is_minimal_and_reproduces_as_a_case(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize(("form", "grad"), [("logits", False), ("logits", True),
-                                             ("probs", False), ("probs", True)])  # fmt: skip
-def test_no_false_alarm_on_a_correct_implementation(form: str, grad: bool) -> None:
+@pytest.mark.parametrize("form", ["logits", "probs"])
+@pytest.mark.parametrize("quantity", [Quantity.VALUE, Quantity.GRAD])
+def test_no_false_alarm_on_a_correct_implementation(form: str, quantity: Quantity) -> None:
     runner = Runner(load_known_bugs())
-    found = hunt.search(ADAPTERS["numpy.stable"], form, "float32", grad, 3.0, runner)
+    found = hunt.search(ADAPTERS["numpy.stable"], form, "float32", quantity, 3.0, runner)
     assert found is None, found
 
 

@@ -15,9 +15,9 @@ from adapters import bce_adapter
 from conformance.cli import main
 from conformance.engine.cases import load_cases
 from conformance.engine.matrix import Check, Runner
-from conformance.engine.verdicts import Verdict
 from conformance.known_bugs import KnownBug, KnownBugsError, Range, explain, load_known_bugs
 from conformance.reports.document import load_report
+from conformance.vocabulary import Verdict
 
 TORCH_CANCELLATION = "https://github.com/pytorch/pytorch/issues/39435"
 TORCH_GRADIENT_TAIL = "https://github.com/pytorch/pytorch/issues/195677"

@@ -25,9 +25,9 @@ from adapters.base import Adapter
 from adapters.registry import builtin_adapters
 from conformance.engine.cases import CASES_DIR, Case, load_cases
 from conformance.engine.dtypes import FloatFormat, float_format
-from conformance.engine.matrix import QUANTITIES, Check, CheckResult, Runner
-from conformance.engine.verdicts import Verdict
+from conformance.engine.matrix import Check, CheckResult, Runner
 from conformance.known_bugs import Condition, KnownBug, load_known_bugs
+from conformance.vocabulary import Quantity, Verdict
 
 REGISTRY = load_known_bugs()
 CONDITIONED = [(index, bug) for index, bug in enumerate(REGISTRY, start=1) if bug.when]
@@ -76,12 +76,9 @@ def _sources(bug: KnownBug, cases: list[Case], adapters: list[Adapter]) -> Itera
                 continue
             for dtype in DTYPES:
                 for reduction in case.reductions:
-                    for grad, wrt, order in QUANTITIES:
-                        check = Check(adapter, case, dtype, "cpu", reduction, grad, wrt, order)
-                        fields = dict(adapter=adapter.name, case=case.id, dtype=dtype,
-                                      device="cpu", reduction=reduction,
-                                      quantity=check.quantity, version="")  # fmt: skip
-                        if bug.matches(**fields):
+                    for quantity in Quantity:
+                        check = Check(adapter, case, dtype, "cpu", reduction, quantity)
+                        if bug.matches(**check.key.fields(), version=""):
                             yield check
 
 
@@ -188,7 +185,7 @@ def test_a_conditioned_entry_recognises_its_bug_moved(
         if case is None:
             continue
         moved = runner.run(Check(check.adapter, case, check.dtype, "cpu", check.reduction,
-                                 check.grad, check.wrt, check.order))  # fmt: skip
+                                 check.quantity))  # fmt: skip
         if moved.verdict is Verdict.PASS:
             continue
         assert moved.verdict is source.verdict, (check.id, moved.judgement.detail)

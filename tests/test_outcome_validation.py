@@ -10,8 +10,8 @@ import pytest
 from adapters.function import bce_adapter
 from conformance.cli import main
 from conformance.engine.matrix import Check, Runner
-from conformance.engine.verdicts import Verdict
 from conformance.reports.document import load_report
+from conformance.vocabulary import Quantity, Verdict
 
 
 class _Opaque:
@@ -41,12 +41,12 @@ RETURNS = {
 }
 
 
-def _result(folder, function, *, grad=None, quantity_grad=False):
+def _result(folder, function, *, grad=None, quantity=Quantity.VALUE):
     from conformance.engine.cases import load_cases
 
     cases, _ = load_cases([folder])  # the first is two/half: p = 0.5, y = 1
     adapter = bce_adapter(function, reductions=("none",), dtypes=("float64",), grad=grad)
-    check = Check(adapter, cases[0], "float64", "cpu", "none", quantity_grad)
+    check = Check(adapter, cases[0], "float64", "cpu", "none", quantity)
     return Runner().run(check)
 
 
@@ -64,19 +64,19 @@ def test_a_well_formed_return_still_passes(two_cases):
 
 def test_gradient_returns_are_checked_too(two_cases):
     wrong_shape = _result(
-        two_cases, _stable, grad=lambda p, y: np.zeros(3), quantity_grad=True
+        two_cases, _stable, grad=lambda p, y: np.zeros(3), quantity=Quantity.GRAD
     ).judgement.detail
     assert (
         "returned an array of shape (3,); expected the gradient with respect to the input, "
         "of shape (1,)" in wrong_shape
     )
-    none = _result(two_cases, _stable, grad=lambda p, y: None, quantity_grad=True)
+    none = _result(two_cases, _stable, grad=lambda p, y: None, quantity=Quantity.GRAD)
     assert (
         none.verdict is Verdict.ERROR
         and "(loss, None); expected a gradient" in none.judgement.detail
     )
     right = _result(
-        two_cases, _stable, grad=lambda p, y: (p - y) / (p * (1 - p)), quantity_grad=True
+        two_cases, _stable, grad=lambda p, y: (p - y) / (p * (1 - p)), quantity=Quantity.GRAD
     )
     assert right.verdict is Verdict.PASS
 

@@ -18,8 +18,8 @@ from conformance.engine.dtypes import float_format
 from conformance.engine.matrix import CASES_DIR, Runner, expand
 from conformance.engine.reference import Inputs, compute
 from conformance.engine.tolerances import ELEMENT_ULPS, SIGMOID_ULPS
-from conformance.engine.verdicts import Verdict
 from conformance.known_bugs import load_known_bugs
+from conformance.vocabulary import Quantity, Verdict
 
 THROUGH_SIGMOID = Conventions(logits_through_probabilities=True)
 NUMPY_TYPES = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16, "float32": np.float32,
@@ -131,11 +131,11 @@ def test_a_correct_hand_written_pipeline_never_fails(dtype: str) -> None:
              (Verdict.PASS, Verdict.CONVENTION)]  # fmt: skip
     assert not wrong, wrong[:5]
     assert any(r.verdict is Verdict.CONVENTION for r in ran), "saturation is a convention"
-    assert {r.check.quantity for r in ran} == {"value", "grad", "target_grad"}
+    assert {r.check.quantity for r in ran} == {Quantity.VALUE, Quantity.GRAD, Quantity.TARGET_GRAD}
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("grad", [False, True])
-def test_the_hunt_raises_no_false_alarm_on_a_correct_pipeline(grad: bool) -> None:
-    found = hunt.search(hand_written_pipeline, "logits", "float32", grad, 3.0, Runner([]))
+@pytest.mark.parametrize("quantity", [Quantity.VALUE, Quantity.GRAD])
+def test_the_hunt_raises_no_false_alarm_on_a_correct_pipeline(quantity: Quantity) -> None:
+    found = hunt.search(hand_written_pipeline, "logits", "float32", quantity, 3.0, Runner([]))
     assert found is None, found

@@ -19,6 +19,7 @@ from conformance.cli import main
 from conformance.engine.evidence import ALL_VALUES_UP_TO, WORST_ELEMENTS
 from conformance.reports.disagreements import disagreements
 from conformance.reports.document import SCHEMA_PATH, ReportError, load_report, write_report
+from conformance.reports.records import CheckRecord
 
 CORRECT = """
 import numpy as np
@@ -195,13 +196,17 @@ def test_the_same_check_disagreeing_across_devices_is_a_finding(numpy_run):
                and 0.1 < float(c["values"]["elements"][0]["got"]) < 1e6)  # fmt: skip
     gpu = copy.deepcopy(cpu)
     gpu.update(id=cpu["id"].replace("-cpu-", "-gpu-"), device="gpu", machine="gpu-runner")
-    assert disagreements([cpu, gpu]) == []  # the same values: no finding
+
+    def found():
+        return disagreements([CheckRecord.from_json(cpu), CheckRecord.from_json(gpu)])
+
+    assert found() == []  # the same values: no finding
     element = gpu["values"]["elements"][0]
     element["got"] = float(element["got"]) * (1 + 2**-10)  # ~8000 float32 ULP away
-    (finding,) = disagreements([cpu, gpu])
+    (finding,) = found()
     assert finding["kind"] == "device-disagreement" and "ULP apart" in finding["detail"]
     gpu["verdict"] = "fail"
-    assert "pass vs fail" in disagreements([cpu, gpu])[0]["detail"]
+    assert "pass vs fail" in found()[0]["detail"]
 
 
 def test_markdown_summary_lists_adapters_and_escapes_markup(numpy_run, tmp_path, capsys):

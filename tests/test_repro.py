@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from conformance.cli import main
-from conformance.reports.document import from_json_float, load_report
+from conformance.reports.document import load_report
+from conformance.reports.records import from_json_float
 from conformance.reports.repro import Reproducers, _shown
 
 pytestmark = pytest.mark.integration

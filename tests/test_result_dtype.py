@@ -13,7 +13,7 @@ from adapters import bce_adapter
 from adapters.registry import discover
 from conformance.engine.cases import load_cases
 from conformance.engine.matrix import Check, Runner
-from conformance.engine.verdicts import Verdict
+from conformance.vocabulary import Quantity, Verdict
 
 CASE = """\
 description: one ordinary logits case
@@ -65,10 +65,10 @@ def test_a_function_that_promises_no_dtype_is_not_judged_on_it(case) -> None:
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float64"])
-@pytest.mark.parametrize("grad", [False, True])
-def test_the_dtype_a_framework_returns_is_recorded(case, dtype: str, grad: bool) -> None:
+@pytest.mark.parametrize("quantity", [Quantity.VALUE, Quantity.GRAD])
+def test_the_dtype_a_framework_returns_is_recorded(case, dtype: str, quantity: Quantity) -> None:
     pytest.importorskip("torch")
     (adapter,) = [a for a in discover().adapters if a.name == "torch.nn.BCEWithLogitsLoss"]
-    result = Runner().run(Check(adapter, case, dtype, "cpu", "none", grad))
+    result = Runner().run(Check(adapter, case, dtype, "cpu", "none", quantity))
     assert result.judgement.result_dtype == dtype
     assert result.verdict is Verdict.PASS, result.judgement.detail

@@ -1,5 +1,5 @@
-"""Expand cases x adapters x dtypes x devices x reductions x (value, grad) into checks,
-and run one check.
+"""Expand cases x adapters x dtypes x devices x reductions x quantities into checks, and
+run one check.
 
 A check is skipped, with its reason, when its framework is missing or fails to import,
 the device is absent, the dtype is not one the adapter runs, a finite value of the case
@@ -18,15 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from adapters.base import Adapter
-from adapters.calls import DTYPES, Call, Outcome, Wrt
+from adapters.calls import DTYPES, Call, Outcome
 from adapters.registry import LoadProblem, discover, select
 from conformance import known_bugs
 from conformance.engine.cases import CASES_DIR, Case, CaseError, load_cases
 from conformance.engine.dtypes import float_format
 from conformance.engine.reference import Inputs
 from conformance.engine.reference_store import ReferenceCache
-from conformance.engine.verdicts import Judgement, Quantity, Verdict, judge, meets
+from conformance.engine.verdicts import Comparand, Judgement, judge, meets
 from conformance.profiles import DEFAULT_MATRIX_PROFILE, matrix_profile
+from conformance.vocabulary import CheckKey, Quantity, Verdict
 
 DEFAULT_DEVICES = ("cpu", "gpu")
 
@@ -47,25 +48,19 @@ class Check:
     dtype: str
     device: str
     reduction: str
-    grad: bool = False
-    wrt: Wrt = "input"
-    order: int = 1
+    quantity: Quantity = Quantity.VALUE
 
     @property
-    def quantity(self) -> str:
-        """value, grad (with respect to the input), target_grad or grad2 (the second
-        derivative with respect to the input)."""
-        if not self.grad:
-            return "value"
-        if self.order == 2:
-            return "grad2"
-        return "target_grad" if self.wrt == "target" else "grad"
+    def key(self) -> CheckKey:
+        """Which check this is, by name."""
+        return CheckKey(
+            self.adapter.name, self.device, self.dtype, self.case.id, self.reduction, self.quantity
+        )
 
     @property
     def id(self) -> str:
-        """Reads as a sentence: adapter-device-dtype-case:reduction[:grad|:target_grad|:grad2]."""
-        base = f"{self.adapter.name}-{self.device}-{self.dtype}-{self.case.id}:{self.reduction}"
-        return base if self.quantity == "value" else f"{base}:{self.quantity}"
+        """The key's id: adapter-device-dtype-case:reduction[:grad|:target_grad|:grad2]."""
+        return str(self.key)
 
 
 @dataclass(frozen=True)
@@ -79,7 +74,7 @@ class CheckGroup:
     def id(self) -> str:
         """adapter-device-dtype-case file"""
         first = self.checks[0]
-        return f"{first.adapter.name}-{first.device}-{first.dtype}-{case_file(first.case)}"
+        return f"{first.key.where}-{case_file(first.case)}"
 
 
 def case_file(case: Case) -> str:
@@ -107,20 +102,10 @@ class CheckResult:
     def verdict(self) -> Verdict:
         return self.judgement.verdict
 
-
-QUANTITIES: tuple[tuple[bool, Wrt, int], ...] = (
-    (False, "input", 1),
-    (True, "input", 1),
-    (True, "target", 1),
-    (True, "input", 2),
-)
-"""What each case is checked for: the loss, d loss / d input, d loss / d target, and on
-logits d2 loss / d input2 (against the exact p (1 - p); on probabilities the frameworks'
-clips and floors make it a convention of their own, and on invalid input the value and
-the gradient already say what the API does: neither is checked). The target gradient
-and the second derivative are checked for reductions none and mean: for sum each is the
-none check's quantity (an unreduced loss's derivative is that of its sum), and leaving
-them out keeps the matrix smaller where it adds no mathematics."""
+    @property
+    def is_finding(self) -> bool:
+        """A fail or error that no known bug explains."""
+        return self.verdict.is_finding(explained=self.known_bug is not None)
 
 
 def expand(
@@ -129,7 +114,7 @@ def expand(
     dtypes: Sequence[str],
     devices: Sequence[str] = DEFAULT_DEVICES,
 ) -> list[Check]:
-    checks = []
+    checks: list[Check] = []
     for case in cases:
         case_dtypes = [d for d in dtypes if case.dtypes is None or d in case.dtypes]
         for adapter in adapters:
@@ -138,14 +123,11 @@ def expand(
             for device in devices:
                 for dtype in case_dtypes:
                     for reduction in case.reductions:
-                        for grad, wrt, order in QUANTITIES:
-                            if (wrt == "target" or order == 2) and reduction == "sum":
-                                continue  # the quantity of the "none" check (see QUANTITIES)
-                            if order == 2 and (case.form != "logits" or case.expect_error):
-                                continue  # on invalid input, value and gradient tell
-                            checks.append(
-                                Check(adapter, case, dtype, device, reduction, grad, wrt, order)
-                            )
+                        checks.extend(
+                            Check(adapter, case, dtype, device, reduction, quantity)
+                            for quantity in Quantity
+                            if quantity.checked(case.form, reduction, bool(case.expect_error))
+                        )
     return checks
 
 
@@ -247,9 +229,9 @@ def build_call(check: Check) -> tuple[Call, Inputs]:
         reduction=check.reduction,  # type: ignore[arg-type]
         dtype=check.dtype,
         device=check.device,
-        grad=check.grad,
-        wrt=check.wrt,
-        order=check.order,
+        grad=check.quantity.grad,
+        wrt=check.quantity.wrt,
+        order=check.quantity.order,
         label_smoothing=check.case.label_smoothing,
         axis=check.case.axis,
         sample_weight=sw,
@@ -324,7 +306,7 @@ class Runner:
             adapter=adapter,
             outcome=outcome,
             expect_error=check.case.expect_error,
-            quantity=judged_quantity(check),
+            comparand=comparand(check),
             fmt=float_format(check.dtype),
             math_ref=lambda: self.references.get(inputs),
             convention_ref=lambda: self.references.get(inputs, adapter.conventions),
@@ -332,7 +314,7 @@ class Runner:
             mixed_dtypes=call.mixed_dtypes,
         )
         bug = None
-        if judgement.verdict in (Verdict.FAIL, Verdict.ERROR):
+        if judgement.verdict.failed:
             bug = known_bugs.explain(
                 self.bugs,
                 verdict=judgement.verdict.value,
@@ -357,34 +339,22 @@ class Runner:
         the tolerance of ``dtype`` (a result silently computed in a lower precision)."""
         if outcome.error is not None:
             return False
-        got = np.asarray(outcome.grad if check.grad else outcome.value)
+        got = np.asarray(outcome.grad if check.quantity.grad else outcome.value)
         conventions = check.adapter.conventions
         references = [self.references.get(inputs)]
         if conventions.alters_values():
             references.append(self.references.get(inputs, conventions))
-        quantity = judged_quantity(check)
-        return meets(got, quantity, float_format(dtype), references)
+        return meets(got, comparand(check), float_format(dtype), references)
 
 
-def judged_quantity(check: Check) -> Quantity:
+def comparand(check: Check) -> Comparand:
     """What the verdict compares for ``check``."""
-    per_sample = check.case.axis is not None
-    return Quantity(
-        check.reduction, check.grad, check.wrt, per_sample=per_sample, order=check.order
-    )
+    return Comparand(check.reduction, check.quantity, per_sample=check.case.axis is not None)
 
 
 def check_fields(check: Check) -> dict[str, str]:
     """How the registry names a check (the keyword arguments of ``KnownBug.matches``)."""
-    return {
-        "adapter": check.adapter.name,
-        "case": check.case.id,
-        "dtype": check.dtype,
-        "device": check.device,
-        "reduction": check.reduction,
-        "quantity": check.quantity,
-        "version": check.adapter.version(),
-    }
+    return {**check.key.fields(), "version": check.adapter.version()}
 
 
 def expected_bug(bugs: Sequence[known_bugs.KnownBug], check: Check) -> known_bugs.KnownBug | None:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
 
 import numpy as np
 
@@ -45,15 +44,7 @@ from conformance.engine.tolerances import (
     reduction_tolerance,
     sample_tolerance,
 )
-
-
-class Verdict(str, Enum):
-    PASS = "pass"
-    CONVENTION = "convention"
-    ACCEPTS_INVALID = "accepts_invalid"
-    FAIL = "fail"
-    ERROR = "error"
-    SKIP = "skip"
+from conformance.vocabulary import Quantity, Verdict
 
 
 @dataclass
@@ -75,34 +66,31 @@ class Judgement:
 
 
 @dataclass(frozen=True)
-class Quantity:
-    """What a check compares: the loss, or its gradient with respect to the input or to
-    the target."""
+class Comparand:
+    """What a check's verdict compares: a quantity of the loss under a reduction."""
 
     reduction: str
-    grad: bool
-    wrt: str = "input"
+    quantity: Quantity
     per_sample: bool = False
     """The unreduced loss has one value per sample (an ``axis`` averaged away)."""
-    order: int = 1
-    """With ``grad``: 2 compares the second derivative with respect to the input."""
 
     @property
     def elementwise(self) -> bool:
         """Each compared value belongs to one input element (every gradient does)."""
-        return self.grad or (self.reduction == "none" and not self.per_sample)
+        return self.quantity.grad or (self.reduction == "none" and not self.per_sample)
 
     def expected(
         self, ref: Reference
     ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None, np.ndarray]:
         """(hi, lo, tolerance in ULPs, the scale the ULPs are taken at (None: the value),
         the reference's own width (Reference.slack))."""
-        slack = ref.slack(self.reduction, self.grad, self.wrt)
-        if self.grad and self.order == 2:
+        quantity = self.quantity
+        slack = ref.slack(self.reduction, quantity.grad, quantity.wrt)
+        if quantity is Quantity.GRAD2:
             hi, lo, terms = ref.second_gradient(self.reduction)
             return hi, lo, GRAD_ULPS, terms, np.zeros(hi.shape)  # no pipeline takes it
-        if self.grad:
-            gradient = ref.target_gradient if self.wrt == "target" else ref.gradient
+        if quantity.grad:
+            gradient = ref.target_gradient if quantity is Quantity.TARGET_GRAD else ref.gradient
             hi, lo, terms = gradient(self.reduction)
             return hi, lo, GRAD_ULPS, terms, slack
         axis_length = ref.samples.axis_length
@@ -115,18 +103,18 @@ class Quantity:
 
 
 def _compare(
-    got: np.ndarray, ref: Reference, quantity: Quantity, fmt: FloatFormat
+    got: np.ndarray, ref: Reference, comparand: Comparand, fmt: FloatFormat
 ) -> tuple[Comparison, np.ndarray, np.ndarray, np.ndarray | None]:
     """The comparison, the reference (hi, lo) it was made against and the scale."""
-    hi, lo, tol, scale, slack = quantity.expected(ref)
+    hi, lo, tol, scale, slack = comparand.expected(ref)
     return compare(got, hi, lo, tol, fmt, scale, slack), hi, lo, scale
 
 
 def meets(
-    got: np.ndarray, quantity: Quantity, fmt: FloatFormat, references: list[Reference]
+    got: np.ndarray, comparand: Comparand, fmt: FloatFormat, references: list[Reference]
 ) -> bool:
     """Whether ``got`` is within ``fmt``'s tolerance of any of ``references``."""
-    return any(_compare(got, reference, quantity, fmt)[0].ok for reference in references)
+    return any(_compare(got, reference, comparand, fmt)[0].ok for reference in references)
 
 
 def _describe_worst(
@@ -171,7 +159,7 @@ def judge(
     adapter: Adapter,
     outcome: Outcome,
     expect_error: str | None,
-    quantity: Quantity,
+    comparand: Comparand,
     fmt: FloatFormat,
     math_ref: Callable[[], Reference],
     convention_ref: Callable[[], Reference],
@@ -188,12 +176,12 @@ def judge(
         return Judgement(Verdict.ERROR, f"returned {outcome.malformed}")
     if expect_error is not None:
         return _judge_expected_error(
-            adapter, outcome, expect_error, quantity, fmt, convention_ref, inputs
+            adapter, outcome, expect_error, comparand, fmt, convention_ref, inputs
         )
     if outcome.error is not None:
         return Judgement(Verdict.ERROR, f"raised {outcome.error}")
-    judgement = _judge_value(outcome, quantity, fmt, conv, math_ref, convention_ref, inputs)
-    returned = outcome.grad_dtype if quantity.grad else outcome.value_dtype
+    judgement = _judge_value(outcome, comparand, fmt, conv, math_ref, convention_ref, inputs)
+    returned = outcome.grad_dtype if comparand.quantity.grad else outcome.value_dtype
     judgement.result_dtype = returned
     if adapter.result_dtype != "input" or mixed_dtypes or returned in (None, fmt.name):
         return judgement  # a rule the adapter did not declare is not applied
@@ -211,7 +199,7 @@ def judge(
 
 def _judge_value(
     outcome: Outcome,
-    quantity: Quantity,
+    comparand: Comparand,
     fmt: FloatFormat,
     conv: Conventions,
     math_ref: Callable[[], Reference],
@@ -219,19 +207,20 @@ def _judge_value(
     inputs: Inputs | None,
 ) -> Judgement:
     """The verdict on the value alone: pass, convention or fail."""
-    got = np.asarray(outcome.grad if quantity.grad else outcome.value)  # validated: shaped
+    # validated: shaped
+    got = np.asarray(outcome.grad if comparand.quantity.grad else outcome.value)
     ref = math_ref()
-    math_cmp, hi, lo, scale = _compare(got, ref, quantity, fmt)
+    math_cmp, hi, lo, scale = _compare(got, ref, comparand, fmt)
     worst = int(np.argmax(math_cmp.error_ulps)) if math_cmp.error_ulps.size else 0
     error = math_cmp.max_error_ulps
     tolerance = float(math_cmp.tolerance_ulps[worst]) if got.size else None
-    seen = evidence.collect(got, hi, lo, math_cmp, inputs if quantity.elementwise else None)
+    seen = evidence.collect(got, hi, lo, math_cmp, inputs if comparand.elementwise else None)
     if math_cmp.ok:
         return Judgement(Verdict.PASS, error_ulps=error, tolerance_ulps=tolerance, evidence=seen)
     explained = math_cmp.within
     if conv.alters_values():
         conv_ref = convention_ref()
-        conv_cmp, _, _, _ = _compare(got, conv_ref, quantity, fmt)
+        conv_cmp, _, _, _ = _compare(got, conv_ref, comparand, fmt)
         explained = math_cmp.within | conv_cmp.within
         if np.all(explained):
             needed = int(np.sum(~math_cmp.within))
@@ -244,7 +233,7 @@ def _judge_value(
                 conventions=conv.names(),
                 evidence=seen,
             )
-    single_term = quantity.wrt == "input" and quantity.order == 1  # p (1 - p) always differs
+    single_term = comparand.quantity is Quantity.GRAD  # p (1 - p) always differs
     detail = _describe_worst(got, hi, lo, scale, fmt, math_cmp, single_term)
     return Judgement(
         Verdict.FAIL,
@@ -252,7 +241,7 @@ def _judge_value(
         error_ulps=error,
         tolerance_ulps=tolerance,
         evidence=seen,
-        outside=~explained if quantity.elementwise else None,
+        outside=~explained if comparand.elementwise else None,
     )
 
 
@@ -260,14 +249,14 @@ def _judge_expected_error(
     adapter: Adapter,
     outcome: Outcome,
     expect_error: str,
-    quantity: Quantity,
+    comparand: Comparand,
     fmt: FloatFormat,
     convention_ref: Callable[[], Reference],
     inputs: Inputs | None,
 ) -> Judgement:
     if outcome.error is not None:
         return Judgement(Verdict.PASS, f"raised as expected: {outcome.error}")
-    got = np.asarray(outcome.grad if quantity.grad else outcome.value)
+    got = np.asarray(outcome.grad if comparand.quantity.grad else outcome.value)
     if expect_error == "shape-mismatch":
         return _judge_shapes(adapter, got, inputs)
     if _raises_on(adapter.conventions, expect_error):
@@ -283,7 +272,7 @@ def _judge_expected_error(
         )
     if not adapter.formula_declared:  # a user's function: its value is held to nothing
         return _computed_through(adapter, expect_error, got)
-    cmp, _, _, _ = _compare(got, convention_ref(), quantity, fmt)
+    cmp, _, _, _ = _compare(got, convention_ref(), comparand, fmt)
     if not cmp.ok:
         return Judgement(
             Verdict.ERROR,

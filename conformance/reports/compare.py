@@ -1,8 +1,9 @@
 """Compare two reports: the CI gate for numerics (``bce-conformance compare BASE NEW``).
 
 A regression is any of:
-- a verdict that got worse: pass -> convention or accepts_invalid -> fail/error (a fail
-  that became an error, or the reverse, is a change of kind and is listed, not ranked);
+- a verdict that got worse (``Verdict.rank``): pass -> convention or accepts_invalid ->
+  fail/error (a fail that became an error, or the reverse, is a change of kind and is
+  listed, not ranked);
 - an error that grew by more than ``ERROR_GROWTH`` times (and by more than one ULP): a
   framework release that moves a result from 0.5 to 3 ULP is still a pass, but a change
   of that size in the same arithmetic means the arithmetic changed;
@@ -23,18 +24,20 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.reports.document import from_json_float
+from conformance.reports.document import is_finding
+from conformance.reports.records import from_json_float
+from conformance.vocabulary import Verdict
 
 ERROR_GROWTH = 4.0
 """How much an error may grow before it is a regression. Errors within tolerance move by
 up to about 2x between vectorised and scalar paths of the same formula (a different
 summation order or FMA contraction); 4x, and more than 1 ULP, is a different formula."""
-RANK = {"pass": 0, "convention": 1, "accepts_invalid": 1, "fail": 2, "error": 2}
-"""Worse is higher; skip is not ranked (a check that became a skip is listed as such)."""
 
 
 @dataclass
-class Comparison:
+class ReportChanges:
+    """What changed from the base report to the new one, check by check."""
+
     worse: list[tuple[str, str, str]] = field(default_factory=list)
     """(check, base verdict, new verdict)"""
     better: list[tuple[str, str, str]] = field(default_factory=list)
@@ -63,8 +66,8 @@ def _keyed(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def compare_reports(base: dict[str, Any], new: dict[str, Any]) -> Comparison:
-    result = Comparison()
+def compare_reports(base: dict[str, Any], new: dict[str, Any]) -> ReportChanges:
+    result = ReportChanges()
     old, now = _keyed(base), _keyed(new)
     for key, before in old.items():
         after = now.get(key)
@@ -73,29 +76,30 @@ def compare_reports(base: dict[str, Any], new: dict[str, Any]) -> Comparison:
             continue
         result.compared += 1
         a, b = before["verdict"], after["verdict"]
-        if b == "skip" and a != "skip":
+        rank_a, rank_b = Verdict(a).rank, Verdict(b).rank  # None: a skip
+        if rank_b is None and rank_a is not None:
             result.now_skipped.append((key, after["detail"]))
-        elif a in RANK and b in RANK and a != b:
-            if RANK[b] > RANK[a]:
+        elif rank_a is not None and rank_b is not None and a != b:
+            if rank_b > rank_a:
                 result.worse.append((key, a, b))
-            elif RANK[b] < RANK[a]:
+            elif rank_b < rank_a:
                 result.better.append((key, a, b))
             else:
                 result.changed_kind.append((key, a, b))
-        elif a == "skip" and b in ("fail", "error") and after["known_bug"] is None:
+        elif rank_a is None and is_finding(after):
             result.new_failing.append((key, b, after["detail"]))
         _error_growth(result, key, before, after)
     for key, after in now.items():
         if key in old:
             continue
         result.new += 1
-        if after["verdict"] in ("fail", "error") and after["known_bug"] is None:
+        if is_finding(after):
             result.new_failing.append((key, after["verdict"], after["detail"]))
     result.versions = _version_changes(base, new)
     return result
 
 
-def _error_growth(result: Comparison, key: str, before: dict, after: dict) -> None:
+def _error_growth(result: ReportChanges, key: str, before: dict, after: dict) -> None:
     if before["verdict"] != after["verdict"]:
         return  # already listed as a verdict change
     a, b = from_json_float(before["error_ulps"]), from_json_float(after["error_ulps"])
@@ -123,7 +127,7 @@ def _version_changes(base: dict[str, Any], new: dict[str, Any]) -> list[tuple[st
     ]
 
 
-def render(result: Comparison, limit: int = 50) -> str:
+def render(result: ReportChanges, limit: int = 50) -> str:
     """The comparison as text a person reads in a CI log."""
     lines = [
         f"compared {result.compared} checks present in both reports; "

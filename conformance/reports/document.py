@@ -1,11 +1,12 @@
-"""The JSON report (schema version 3): build it from a run, write it atomically, read it back.
+"""The JSON report: build it from a run, write it atomically, read it back.
 
 A report is one document with a list of runs (one for a plain run; several once reports
 from other machines or shards are merged), the environment of each machine, and one
 record per check carrying what the check compared: the reference values and the
 framework's values (``conformance/engine/evidence.py`` says what is kept of a large array).
 ``report.schema.json`` beside this module is the contract; every report this module
-writes or reads is validated against it.
+writes or reads is validated against it. The records themselves, and the document they
+make, are typed in ``conformance/reports/records.py``.
 
 Writing is atomic (a temporary file in the same folder, then ``os.replace``), so an
 interrupted run never leaves a half-written report and an earlier report is replaced only
@@ -20,11 +21,10 @@ import functools
 import gzip
 import io
 import json
-import math
 import os
 import tempfile
 import zlib
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,17 +33,13 @@ import fastjsonschema
 
 from adapters.base import Adapter
 from conformance.engine.cases import Case, CaseError
-from conformance.engine.evidence import Evidence
-from conformance.engine.matrix import Check, CheckResult
+from conformance.engine.matrix import Check
 from conformance.engine.run_outcome import RunOutcome
-from conformance.engine.verdicts import Verdict
+from conformance.reports.disagreements import mode_disagreements
+from conformance.reports.records import SCHEMA_VERSION, CheckRecord, Report
+from conformance.vocabulary import Verdict
 
-SCHEMA_VERSION = 3
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
-VERDICTS = [v.value for v in Verdict]
-CONFORMING = ("pass", "convention")
-QUANTITIES = ("value", "grad", "target_grad", "grad2")
-"""What a check compares: the loss, d loss / d input, d loss / d target."""
 MAX_REPORT_BYTES = 1 << 30
 """Largest report (uncompressed) that is read: the full profile writes about 1/20 of it."""
 
@@ -73,16 +69,16 @@ def build_report(
     machine = environment["host"]
     results = outcome.results
     generated = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    checks = [check_record(r, machine) for r in results]
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "generated": generated,
-        "complete": outcome.complete,
-        "planned_checks": planned,
-        "interrupted": outcome.interrupted,
-        "missing": _missing(outcome.missing),
-        "machines": {machine: environment},
-        "runs": [
+    checks = [CheckRecord.of(r, machine) for r in results]
+    adapter_info = {a.name: _adapter_info(a) for a in adapters}
+    return Report(
+        generated=generated,
+        complete=outcome.complete,
+        planned_checks=planned,
+        interrupted=outcome.interrupted,
+        missing=_missing(outcome.missing),
+        machines={machine: environment},
+        runs=[
             {
                 "machine": machine,
                 "generated": generated,
@@ -91,82 +87,21 @@ def build_report(
                 "complete": outcome.complete,
             }
         ],
-        "adapters": {a.name: _adapter_info(a) for a in adapters},
-        "cases": {c.id: _case_info(c) for c in cases},
-        "summary": summarise(checks),
-        "case_errors": [str(e) for e in case_errors],
-        "adapter_load_problems": [f"{p.source}: {p.message}" for p in load_problems],
-        "findings": [],
-        "checks": checks,
-    }
+        adapters=adapter_info,
+        cases={c.id: _case_info(c) for c in cases},
+        case_errors=[str(e) for e in case_errors],
+        adapter_load_problems=[f"{p.source}: {p.message}" for p in load_problems],
+        findings=mode_disagreements(checks, adapter_info),
+        checks=checks,
+    ).to_json()
 
 
-def check_record(result: CheckResult, machine: str) -> dict[str, Any]:
-    """One check as the report keeps it."""
-    c, j = result.check, result.judgement
-    return {
-        "id": c.id,
-        "adapter": c.adapter.name,
-        "framework": c.adapter.framework,
-        "machine": machine,
-        "device": c.device,
-        "dtype": c.dtype,
-        "reduction": c.reduction,
-        "quantity": c.quantity,
-        "case": c.case.id,
-        "verdict": j.verdict.value,
-        "error_ulps": json_float(j.error_ulps),
-        "relative_error": json_float(j.evidence.max_relative_error if j.evidence else None),
-        "tolerance_ulps": json_float(j.tolerance_ulps),
-        "result_dtype": j.result_dtype,
-        "conventions": j.conventions,
-        "detail": j.detail,
-        "seconds": round(result.framework_seconds, 6),
-        "known_bug": None
-        if result.known_bug is None
-        else {"reason": result.known_bug.reason, "link": result.known_bug.link},
-        "values": None if j.evidence is None else _values(j.evidence),
-    }
-
-
-def _values(evidence: Evidence) -> dict[str, Any]:
-    return {
-        "compared": evidence.compared,
-        "outside_tolerance": evidence.outside_tolerance,
-        "all_elements": evidence.all_elements,
-        "median_error_ulps": json_float(evidence.median_error_ulps),
-        "elements": [
-            {
-                "index": e.index,
-                "input": json_float(e.input),
-                "target": json_float(e.target),
-                "got": json_float(e.got),
-                "expected": json_float(e.expected),
-                "error_ulps": json_float(e.error_ulps),
-            }
-            for e in evidence.elements
-        ],
-    }
-
-
-def json_float(value: float | None) -> float | str | None:
-    """A float as JSON holds it: a number, or "inf", "-inf", "nan" (JSON has no such
-    numbers). Finite floats keep every bit: JSON writes the shortest round-trip decimal."""
-    if value is None or math.isfinite(value):
-        return value
-    return str(float(value))
-
-
-def from_json_float(value: float | str | None) -> float | None:
-    return None if value is None else float(value)
-
-
-def _missing(missing: Sequence[tuple[Check, str]]) -> dict[str, Any]:
+def _missing(missing: Sequence[tuple[Check, str]]) -> dict[str, list[str]]:
     """Checks without a verdict, grouped by the reason (one reason can cover thousands)."""
     by_reason: dict[str, list[str]] = defaultdict(list)
     for check, reason in missing:
         by_reason[reason].append(check.id)
-    return {"count": len(missing), "by_reason": dict(by_reason)}
+    return dict(by_reason)
 
 
 def _adapter_info(adapter: Adapter) -> dict[str, Any]:
@@ -199,45 +134,14 @@ def _case_info(case: Case) -> dict[str, Any]:
     }
 
 
-def summarise(checks: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per adapter: verdict counts, known bugs among the fails and errors, the share of
-    checks that conform (pass or convention, of those that ran), and the worst error in
-    ULPs per quantity (value, grad, target_grad, grad2) and dtype among passing checks (a
-    convention's error against the mathematics is unbounded by design, and a fail's is in
-    its record)."""
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    worst: dict[str, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
-    for record in checks:
-        name = record["adapter"]
-        counts[name][record["verdict"]] += 1
-        if record["known_bug"] is not None:
-            counts[name]["known_bug"] += 1
-        error = from_json_float(record["error_ulps"])
-        if error is not None and record["verdict"] == "pass":
-            by_dtype = worst[name][record["quantity"]]
-            by_dtype[record["dtype"]] = max(by_dtype.get(record["dtype"], 0.0), error)
-    summary = {}
-    for name, count in counts.items():
-        ran = sum(count[v] for v in VERDICTS if v != "skip")
-        summary[name] = {
-            **{v: count[v] for v in VERDICTS},
-            "known_bug": count["known_bug"],
-            "conforming_percent": round(100 * sum(count[v] for v in CONFORMING) / ran, 2)
-            if ran
-            else None,
-            "worst_ulps": {
-                quantity: {d: round(e, 3) for d, e in sorted(worst[name][quantity].items())}
-                for quantity in QUANTITIES
-            },
-        }
-    return summary
-
-
 def unexplained(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Fails and errors that no registry entry explains: what a person must look at."""
-    return [
-        c for c in report["checks"] if c["verdict"] in ("fail", "error") and c["known_bug"] is None
-    ]
+    return [c for c in report["checks"] if is_finding(c)]
+
+
+def is_finding(record: dict[str, Any]) -> bool:
+    """Whether a check record is a fail or error that no registry entry explains."""
+    return Verdict(record["verdict"]).is_finding(explained=record["known_bug"] is not None)
 
 
 def write_report(path: Path, report: dict[str, Any]) -> None:

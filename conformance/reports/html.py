@@ -21,7 +21,9 @@ from typing import Any
 import jinja2
 
 from conformance.reports import plots
-from conformance.reports.document import VERDICTS, from_json_float, json_float, unexplained
+from conformance.reports.document import unexplained
+from conformance.reports.records import from_json_float, json_float
+from conformance.vocabulary import Verdict
 
 TEMPLATES = Path(__file__).with_name("templates")
 FIELDS = ("adapter", "framework", "machine", "device", "dtype", "reduction", "quantity", "case",
@@ -39,7 +41,7 @@ def render(report: dict[str, Any], reproducer: Callable[[dict[str, Any]], str | 
     template = environment.get_template("report.html.j2")
     return template.render(
         report=report,
-        verdicts=VERDICTS,
+        verdicts=[v.value for v in Verdict],
         dtypes=_dtypes(report),
         unexplained=unexplained(report),
         plots={  # matplotlib SVG, text drawn as paths: markup made here, not from the report
@@ -76,7 +78,7 @@ def _page_data(
                 index[field][value] = len(tables[field])
                 tables[field].append(value)
             row.append(index[field][value])
-        if check["verdict"] != "skip":
+        if Verdict(check["verdict"]).ran:
             row.append(_ran(check, reproducer))
         rows.append(row)
     return {
@@ -99,7 +101,7 @@ def _ran(check: dict[str, Any], reproducer: Callable[[dict[str, Any]], str | Non
         "detail": check["detail"],
         "known_bug": check["known_bug"],
     }
-    if check["verdict"] != "pass":
+    if check["verdict"] != Verdict.PASS:
         extra["values"] = check["values"]
         extra["reproducer"] = reproducer(check)
     return extra

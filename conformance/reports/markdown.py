@@ -15,7 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from conformance.reports.document import VERDICTS, unexplained
+from conformance.reports.document import unexplained
+from conformance.vocabulary import Verdict
 
 MAX_LISTED = 50
 """Unexplained checks shown in full; the rest are counted (a comment has a size limit)."""
@@ -39,12 +40,12 @@ def render(report: dict[str, Any], reproducer: Callable[[dict[str, Any]], str | 
         "",
         _machines(report),
         "",
-        "| adapter | conform | " + " | ".join(VERDICTS) + " | known bugs |",
-        "|---|---:|" + "---:|" * len(VERDICTS) + "---:|",
+        "| adapter | conform | " + " | ".join(v.value for v in Verdict) + " | known bugs |",
+        "|---|---:|" + "---:|" * len(Verdict) + "---:|",
     ]
     for name, s in report["summary"].items():
         percent = "-" if s["conforming_percent"] is None else f"{s['conforming_percent']:.1f}%"
-        counts = " | ".join(str(s[v]) for v in VERDICTS)
+        counts = " | ".join(str(s[v.value]) for v in Verdict)
         lines.append(f"| `{escape(name)}` | {percent} | {counts} | {s['known_bug']} |")
     lines += ["", "conform: pass + convention, of the checks that ran (skips excluded)."]
     if found:

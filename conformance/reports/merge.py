@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from conformance.reports.disagreements import disagreements, mode_disagreements
-from conformance.reports.document import SCHEMA_VERSION, ReportError, summarise
+from conformance.reports.document import ReportError
+from conformance.reports.records import CheckRecord, Report
 
 
 def merge_reports(
@@ -38,56 +40,59 @@ def merge_reports(
         raise ReportError("nothing to merge")
     notes = _check_inputs(reports, allow_different_cases)
     machines: dict[str, dict[str, Any]] = {}
-    checks: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
+    checks: list[CheckRecord] = []
     seen: dict[tuple[str, str], str] = {}
     findings: list[dict[str, Any]] = []
-    merged: dict[str, Any] = {
-        "adapters": {}, "cases": {}, "case_errors": [], "adapter_load_problems": [], "runs": [],
-    }  # fmt: skip
+    adapters: dict[str, dict[str, Any]] = {}
+    cases: dict[str, dict[str, Any]] = {}
+    problems: dict[str, list[str]] = {"case_errors": [], "adapter_load_problems": []}
     missing: dict[str, list[str]] = defaultdict(list)
     for path, report in reports:
         relabel = _add_machines(machines, report["machines"])
         for run in report["runs"]:
-            merged["runs"].append({**run, "machine": relabel[run["machine"]]})
-        for record in report["checks"]:
-            record = {**record, "machine": relabel[record["machine"]]}
-            key = (record["id"], record["machine"])
+            runs.append({**run, "machine": relabel[run["machine"]]})
+        for record in map(CheckRecord.from_json, report["checks"]):
+            record = replace(record, machine=relabel[record.machine])
+            key = (record.id, record.machine)
             if key in seen:
                 findings.append(
                     {
                         "kind": "duplicate-check",
-                        "check": record["id"],
+                        "check": record.id,
                         "between": [seen[key], path.name],
-                        "detail": f"{record['id']} on {record['machine']} is in both "
+                        "detail": f"{record.id} on {record.machine} is in both "
                         f"{seen[key]} and {path.name}; the first is kept",
                     }
                 )
                 continue
             seen[key] = path.name
             checks.append(record)
-        for name in ("adapters", "cases"):
-            merged[name].update(report[name])
-        for name in ("case_errors", "adapter_load_problems"):
-            merged[name].extend(m for m in report[name] if m not in merged[name])
+        adapters.update(report["adapters"])
+        cases.update(report["cases"])
+        for name, kept in problems.items():
+            kept.extend(m for m in report[name] if m not in kept)
         for reason, ids in report["missing"]["by_reason"].items():
             missing[reason].extend(ids)
     findings.extend(disagreements(checks))
-    findings.extend(mode_disagreements(checks, merged["adapters"]))
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "complete": all(report["complete"] for _, report in reports),
-        "planned_checks": sum(report["planned_checks"] for _, report in reports),
-        "interrupted": next((r["interrupted"] for _, r in reports if r["interrupted"]), None),
-        "missing": {"count": sum(map(len, missing.values())), "by_reason": dict(missing)},
-        "machines": machines,
-        **merged,
-        "summary": summarise(checks),
-        "findings": findings,
-        "merged_from": [str(path) for path, _ in reports],
-        "merge_notes": notes,
-        "checks": checks,
-    }
+    findings.extend(mode_disagreements(checks, adapters))
+    return Report(
+        generated=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        complete=all(report["complete"] for _, report in reports),
+        planned_checks=sum(report["planned_checks"] for _, report in reports),
+        interrupted=next((r["interrupted"] for _, r in reports if r["interrupted"]), None),
+        missing=dict(missing),
+        machines=machines,
+        runs=runs,
+        adapters=adapters,
+        cases=cases,
+        case_errors=problems["case_errors"],
+        adapter_load_problems=problems["adapter_load_problems"],
+        findings=findings,
+        checks=checks,
+        merged_from=[str(path) for path, _ in reports],
+        merge_notes=notes,
+    ).to_json()
 
 
 def _check_inputs(reports: list[tuple[Path, dict[str, Any]]], allow: bool) -> list[str]:

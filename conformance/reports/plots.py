@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from conformance.vocabulary import Quantity, Verdict
+
 FLOOR_ULPS = 1e-2
 CEILING_ULPS = 1e12
 """Errors are clipped to [floor, ceiling] so exact results and NaNs both stay visible."""
@@ -52,7 +54,7 @@ def _elements(report: dict[str, Any], form: str) -> dict[str, dict[str, list]]:
     points: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     forms = {case: info["form"] for case, info in report["cases"].items()}
     for check in report["checks"]:
-        if check["quantity"] != "value" or check["values"] is None:
+        if check["quantity"] != Quantity.VALUE or check["values"] is None:
             continue
         if forms.get(check["case"]) != form:
             continue
@@ -147,11 +149,11 @@ def verdict_heatmap(report: dict[str, Any]) -> str | None:
     ran: dict[tuple[str, str], int] = defaultdict(int)
     bad: dict[tuple[str, str], int] = defaultdict(int)
     for check in report["checks"]:
-        if check["verdict"] == "skip":
+        if not Verdict(check["verdict"]).ran:
             continue
         key = (check["adapter"], check["case"].split("/")[0])
         ran[key] += 1
-        bad[key] += check["verdict"] in ("fail", "error")
+        bad[key] += Verdict(check["verdict"]).failed
     if not ran:
         return None
     adapters = sorted({a for a, _ in ran})

@@ -23,16 +23,17 @@ from collections.abc import Sequence
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
 from adapters.base import Adapter
-from adapters.calls import DEVICES, DTYPES, Call, Wrt
+from adapters.calls import Call
 from adapters.registry import discover
 from conformance.engine.cases import CASES_DIR, Case, load_cases
 from conformance.engine.matrix import Check, build_call
-from conformance.reports.document import from_json_float
+from conformance.reports.records import from_json_float
+from conformance.vocabulary import CheckIdError, CheckKey
 
 _PACKAGES = {
     "torch": ("torch",),
@@ -76,30 +77,16 @@ class Reproducers:
         return {a.name: a for a in discover(self._extra_adapters).adapters}
 
     def check(self, check_id: str) -> Check:
-        """The check an id names:
-        ``adapter-device-dtype-case:reduction[:grad|:target_grad|:grad2]``."""
-        rest, grad, wrt, order = check_id, False, cast(Wrt, "input"), 1
-        suffixes = (
-            (":grad", cast(Wrt, "input"), 1),
-            (":target_grad", cast(Wrt, "target"), 1),
-            (":grad2", cast(Wrt, "input"), 2),
-        )
-        for suffix, of, derivative in suffixes:
-            if check_id.endswith(suffix):
-                rest, grad, wrt, order = check_id[: -len(suffix)], True, of, derivative
-        rest, _, reduction = rest.rpartition(":")
-        for name in sorted(self.adapters, key=len, reverse=True):
-            if not rest.startswith(name + "-"):
-                continue
-            device, _, rest_ = rest[len(name) + 1 :].partition("-")
-            dtype, _, case_id = rest_.partition("-")
-            if device not in DEVICES or dtype not in DTYPES:
-                continue
-            case = self.cases.get(case_id)
-            if case is None:
-                raise ReproError(f"{check_id}: no case {case_id!r} in {self._where()}")
-            return Check(self.adapters[name], case, dtype, device, reduction, grad, wrt, order)
-        raise ReproError(f"{check_id}: names no adapter known here (see bce-conformance adapters)")
+        """The check an id names (``CheckKey.parse``)."""
+        try:
+            key = CheckKey.parse(check_id, self.adapters)
+        except CheckIdError as exc:
+            raise ReproError(str(exc)) from None
+        case = self.cases.get(key.case)
+        if case is None:
+            raise ReproError(f"{check_id}: no case {key.case!r} in {self._where()}")
+        adapter = self.adapters[key.adapter]
+        return Check(adapter, case, key.dtype, key.device, key.reduction, key.quantity)
 
     def _where(self) -> str:
         return ", ".join(str(p) for p in self._case_paths)
@@ -130,7 +117,7 @@ class Reproducers:
         self, record: dict[str, Any], check: Check, call: Call, source: str, picked: list | None
     ) -> str:
         adapter = check.adapter
-        quantity = "grad" if check.grad else "loss"
+        result = "grad" if check.quantity.grad else "loss"  # what the adapter's snippet names it
         values = record["values"]
         elements = _shown(record)
         header = [
@@ -155,13 +142,13 @@ class Reproducers:
                 lines.append(f"{name} = {_array_literal(array)}")
         lines += ["", source, ""]
         if not elements:  # an error, or a value where the case expects one
-            lines.append(f"print({quantity!r}, {quantity})")
+            lines.append(f"print({result!r}, {result})")
             return "\n".join(lines) + "\n"
         where = "" if picked is None else f"[{picked!r}]"
         got = [_literal(from_json_float(e["got"])) for e in elements]
         expected = [_literal(from_json_float(e["expected"])) for e in elements]
         lines += [
-            f"print('returned:', np.ravel({quantity}){where}.tolist())",
+            f"print('returned:', np.ravel({result}){where}.tolist())",
             f"print('correct: ', [{', '.join(expected)}])  # the exact value, rounded to float64",
             f"# returned on {_comment(record['machine'])}: [{', '.join(got)}]",
         ]

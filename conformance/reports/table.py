@@ -6,20 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.calls import DTYPES
-from conformance.reports.document import QUANTITIES, VERDICTS
-
-DTYPE_ORDER = list(DTYPES)
+from conformance.vocabulary import Quantity, Verdict
 
 
 def summary_table(report: dict[str, Any]) -> str:
     """Verdict counts, known bugs, the share that conforms and the worst errors per adapter,
     then each run's time and memory, and whether the report is complete."""
-    columns = sorted(
-        {(q, d) for s in report["summary"].values() for q in QUANTITIES
-         for d in s["worst_ulps"].get(q, {})},
-        key=lambda qd: (QUANTITIES.index(qd[0]), DTYPE_ORDER.index(qd[1])),
-    )  # fmt: skip
-    header = ["adapter", *VERDICTS, "known", "conform", *(f"{q} {d}" for q, d in columns)]
+    summaries = report["summary"].values()
+    columns = [(q.value, d) for q in Quantity for d in DTYPES
+               if any(d in s["worst_ulps"].get(q.value, {}) for s in summaries)]  # fmt: skip
+    verdicts = [v.value for v in Verdict]
+    header = ["adapter", *verdicts, "known", "conform", *(f"{q} {d}" for q, d in columns)]
     rows = [header]
     for name in report["adapters"]:
         s = report["summary"].get(name)
@@ -30,7 +27,7 @@ def summary_table(report: dict[str, Any]) -> str:
         rows.append(
             [
                 name,
-                *(str(s[v]) for v in VERDICTS),
+                *(str(s[v]) for v in verdicts),
                 str(s["known_bug"]),
                 "-" if percent is None else f"{percent:.1f}%",
                 *(f"{worst[q][d]:.3g}" if d in worst.get(q, {}) else "-" for q, d in columns),

@@ -26,7 +26,6 @@ from rich.progress import (
 )
 
 from conformance.engine.matrix import Check, CheckResult
-from conformance.engine.verdicts import Verdict
 
 LINE_EVERY_S = 30.0
 
@@ -71,9 +70,9 @@ class RunProgress:
     def __call__(self, result: CheckResult) -> None:
         framework = result.check.adapter.framework
         self.done[framework] += 1
-        if result.verdict in (Verdict.FAIL, Verdict.ERROR):
+        if result.verdict.failed:
             self.bad[framework] += 1
-            self.unexplained[framework] += result.known_bug is None
+            self.unexplained[framework] += result.is_finding
         if self._bar is not None:
             self._bar.update(self._tasks[framework], advance=1, bad=self._bad(framework))
             self._bar.update(self._tasks["*"], advance=1, bad=self._bad())

@@ -38,11 +38,12 @@ from typing import Any
 
 from conformance.engine.matrix import TIME_PARTS, CheckResult, Plan
 from conformance.engine.run_outcome import RunOutcome
-from conformance.engine.verdicts import Judgement, Verdict
+from conformance.engine.verdicts import Judgement
 from conformance.running.pool import WorkerProcess
 from conformance.running.scheduling import CostModel, Scheduler, Unit, units
 from conformance.running.signals import how_interrupted
 from conformance.running.worker import Answer, WorkerSetup
+from conformance.vocabulary import Verdict
 
 DEFAULT_TIMEOUT_S = 120.0
 """Per check, from the answer before it (or the batch's sending), so the first check of a

@@ -25,9 +25,10 @@ from typing import Any
 from adapters.base import Adapter
 from conformance.engine.matrix import Plan, Runner, build_plan
 from conformance.engine.reference_store import ReferenceCache, ReferenceStore
-from conformance.engine.verdicts import Judgement, Verdict
+from conformance.engine.verdicts import Judgement
 from conformance.known_bugs import KnownBug, load_known_bugs
 from conformance.running.memory import peak_rss_mib
+from conformance.vocabulary import Verdict
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.profiles import BENCH_PROFILES
+from conformance.vocabulary import Verdict
 
 TIME_FACTOR = 1.3
 """An unchanged torch call measured 22 us, then 43 us, on this noisy 2-core machine; within
@@ -43,8 +44,8 @@ ULP_BUDGET = 1.0
 """The same inputs through the same code give the same bits, so any change is a change of
 numerics; one ULP of slack admits a different summation order in a reduction, which moves
 a mean by about one rounding, and nothing else."""
-WORSE_WHEN_MORE = {"fail", "error", "accepts_invalid"}
-WORSE_WHEN_FEWER = {"pass"}
+WORSE_WHEN_MORE = {v.value for v in Verdict if v.ran and not v.conforms}
+WORSE_WHEN_FEWER = {Verdict.PASS.value}
 GATE = BENCH_PROFILES["gate"]
 CONFIRM_ROUNDS = 3
 """Further A/B rounds a slowdown must survive, each beyond ``TIME_FACTOR``. On CI, unchanged
@@ -57,7 +58,9 @@ nothing."""
 
 
 @dataclass
-class Finding:
+class BenchmarkChange:
+    """A benchmark value that moved past its rule: a regression or an improvement."""
+
     benchmark: str
     base: float | None
     current: float | None
@@ -71,8 +74,8 @@ class Finding:
 
 @dataclass
 class GateResult:
-    regressions: list[Finding] = field(default_factory=list)
-    improvements: list[Finding] = field(default_factory=list)
+    regressions: list[BenchmarkChange] = field(default_factory=list)
+    improvements: list[BenchmarkChange] = field(default_factory=list)
     compared: int = 0
     only_base: list[str] = field(default_factory=list)
     only_current: list[str] = field(default_factory=list)
@@ -84,13 +87,13 @@ class GateResult:
                 f"not judged: {len(self.only_base)} only in the base, "
                 f"{len(self.only_current)} only in the current results"
             )
-        for title, findings in (
+        for title, changes in (
             ("REGRESSIONS", self.regressions),
             ("improvements", self.improvements),
         ):
-            if findings:
-                lines.append(f"{title} ({len(findings)}):")
-                lines += [f"  {f.line()}" for f in findings]
+            if changes:
+                lines.append(f"{title} ({len(changes)}):")
+                lines += [f"  {c.line()}" for c in changes]
         return "\n".join(lines)
 
 
@@ -134,7 +137,7 @@ def compare_results(
             continue
         result.compared += 1
         if after is None:
-            result.regressions.append(Finding(name, before, after, unit, "no value now"))
+            result.regressions.append(BenchmarkChange(name, before, after, unit, "no value now"))
             continue
         if before is None:
             continue
@@ -142,7 +145,7 @@ def compare_results(
         if verdict is not None:
             worse, why = verdict
             (result.regressions if worse else result.improvements).append(
-                Finding(name, before, after, unit, why)
+                BenchmarkChange(name, before, after, unit, why)
             )
     return result
 

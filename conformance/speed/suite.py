@@ -33,6 +33,7 @@ from conformance.profiles import (
 )
 from conformance.running.cache_dir import default_cache_dir
 from conformance.speed.bench import BenchCase, BenchResult, run_case
+from conformance.vocabulary import Verdict
 
 AGREEMENT_VERDICTS = ("pass", "convention", "accepts_invalid", "fail", "known_bug", "error")
 """Counted per adapter; ``known_bug`` counts the fails and errors the registry explains
@@ -118,7 +119,7 @@ def agreement_summary(report: dict[str, Any]) -> dict[str, Any]:
         if check["known_bug"] is not None:
             counts["known_bug"] += 1
         error = check["error_ulps"]
-        if check["verdict"] == "pass" and isinstance(error, int | float):
+        if check["verdict"] == Verdict.PASS and isinstance(error, int | float):
             errors[f"{check['adapter']}|{check['case'].split('/')[0]}"].append(float(error))
     return {
         "max_ulps": {key: max(values) for key, values in errors.items()},
