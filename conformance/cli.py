@@ -25,6 +25,7 @@ no benchmark regressed, 1 when one did (see ``conformance/speed/gate.py``), 2 on
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 import warnings
@@ -60,7 +61,7 @@ from conformance.running.supervisor import DEFAULT_TIMEOUT_S
 from conformance.speed import gate
 from conformance.speed.bench import SIZES as BENCH_SIZES
 from conformance.speed.command import run_bench
-from conformance.vocabulary import Quantity, Verdict
+from conformance.vocabulary import Verdict
 
 
 class UsageError(ValueError):
@@ -427,9 +428,7 @@ def _hunt(args: argparse.Namespace) -> int:
         if Verdict(record["verdict"]).failed:
             snippet = reproducers(record)
             if snippet is not None:
-                name = record["case"].split("/")[-1] + (
-                    "-grad" if record["quantity"] == Quantity.GRAD else ""
-                )
+                name = re.sub(r"[^\w.-]+", "-", record["id"])  # one file per check
                 write_bytes_atomic(args.output / f"{name}.py", snippet.encode("utf-8"))
     print(f"hunt: {len(findings)} finding(s): {cases_path}, reproducers in {args.output}")
     return 1

@@ -11,7 +11,8 @@ printed with ``make -n``, which must show the line its stand-in narrows. A ``pyt
 is a script: the scripts of one framework run in one interpreter, each in a fresh
 namespace.
 
-Marked ``docs``: ``make docs`` runs this file, ``make unit`` leaves it out.
+Marked ``docs``: ``make docs`` runs this file, ``make unit`` and ``make integration`` leave it
+out.
 """
 
 from __future__ import annotations
@@ -110,12 +111,24 @@ NARROWED: dict[str, StandIn] = {
         ),
     ),
     "make unit": StandIn(
-        '.venv/bin/python -m pytest -n auto --dist loadfile -m "not docs" '
+        '.venv/bin/python -m pytest -n auto --dist loadfile -m "not integration and not docs" '
         "tests/test_case_loader.py",
-        "6 min 45 s (README.md); its line on one test file",
+        "this file's own run leaves it out (it would run the fast tests twice in make test); "
+        "its line on one test file",
         make=(
             "unit",
-            '.venv/bin/python -m pytest -n auto --dist loadfile -m "not docs" tests',
+            '.venv/bin/python -m pytest -n auto --dist loadfile -m "not integration and not '
+            'docs" tests',
+        ),
+    ),
+    "make integration": StandIn(
+        ".venv/bin/python -m pytest -n auto --dist loadfile -m integration "
+        "tests/test_outcome_validation.py",
+        "minutes of end-to-end runs (README.md's cost table), which make test runs itself; "
+        "its line on the test file with the shortest integration test",
+        make=(
+            "integration",
+            ".venv/bin/python -m pytest -n auto --dist loadfile -m integration tests",
         ),
     ),
     "make lint": StandIn(

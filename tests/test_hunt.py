@@ -58,7 +58,8 @@ def test_the_command_writes_cases_and_runnable_reproducers(tmp_path: Path) -> No
     report = load_report(tmp_path / "hunt.json")
     assert any(c["known_bug"] for c in report["checks"]), "the run over hunt.yaml knows them"
     snippets = sorted(tmp_path.glob("*.py"))
-    assert snippets
+    failed = [c for c in report["checks"] if Verdict(c["verdict"]).failed]
+    assert len(snippets) == len(failed)  # one per failed check: none overwrites another
     ran = subprocess.run([sys.executable, str(snippets[0])], capture_output=True, text=True,
                          timeout=120, check=True)  # fmt: skip
     assert "returned:" in ran.stdout and "correct:" in ran.stdout
