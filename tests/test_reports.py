@@ -19,7 +19,7 @@ from conformance.cli import main
 from conformance.engine.evidence import ALL_VALUES_UP_TO, WORST_ELEMENTS
 from conformance.reports.disagreements import disagreements
 from conformance.reports.document import SCHEMA_PATH, ReportError, load_report, write_report
-from conformance.reports.records import CheckRecord
+from conformance.reports.records import CheckRecord, Report
 
 CORRECT = """
 import numpy as np
@@ -92,6 +92,12 @@ def test_the_environment_names_versions_cpu_and_hashes(numpy_run):
     assert environment["packages"]["numpy"]
     assert environment["cpu"]["model"] and environment["suite"]["commit"]
     assert len(environment["cases_sha256"]) == len(environment["known_bugs_sha256"]) == 64
+
+
+def test_a_report_reads_back_into_records_that_write_the_same_document(numpy_run):
+    path, _ = numpy_run
+    document = json.loads(path.read_text())
+    assert json.dumps(Report.from_json(document).to_json()) == json.dumps(document)
 
 
 def test_gzip_reports_round_trip(numpy_run, tmp_path):

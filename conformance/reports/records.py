@@ -1,7 +1,7 @@
 """The JSON report's records as types: ``CheckRecord`` (one check) and ``Report`` (the
 document), each made here and turned here into the JSON that ``report.schema.json``
-describes (``to_json``); a check record of a validated report reads back into its type
-(``CheckRecord.from_json``). ``summarise`` derives a report's per-adapter summary from its
+describes (``to_json``); a validated report reads back into them (``Report.from_json``,
+``CheckRecord.from_json``). ``summarise`` derives a report's per-adapter summary from its
 check records.
 
 JSON has no inf or NaN: a float field holds a number, or the string "inf", "-inf" or
@@ -180,6 +180,11 @@ class Report:
     """The reports a merged report joins (None: not merged)."""
     merge_notes: list[str] = field(default_factory=list)
 
+    @property
+    def missing_count(self) -> int:
+        """Planned checks without a verdict."""
+        return sum(map(len, self.missing.values()))
+
     def to_json(self) -> dict[str, Any]:
         """The document as ``report.schema.json`` describes it."""
         document = {
@@ -188,10 +193,7 @@ class Report:
             "complete": self.complete,
             "planned_checks": self.planned_checks,
             "interrupted": self.interrupted,
-            "missing": {
-                "count": sum(map(len, self.missing.values())),
-                "by_reason": self.missing,
-            },
+            "missing": {"count": self.missing_count, "by_reason": self.missing},
             "machines": self.machines,
             "runs": self.runs,
             "adapters": self.adapters,
@@ -205,6 +207,28 @@ class Report:
             document.update(merged_from=self.merged_from, merge_notes=self.merge_notes)
         document["checks"] = [record.to_json() for record in self.checks]
         return document
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> Report:
+        """The report of a document that ``document.load_report`` validated. Its summary
+        and missing count are not read: ``to_json`` derives both from the rest."""
+        return cls(
+            generated=document["generated"],
+            complete=document["complete"],
+            planned_checks=document["planned_checks"],
+            interrupted=document["interrupted"],
+            missing=document["missing"]["by_reason"],
+            machines=document["machines"],
+            runs=document["runs"],
+            adapters=document["adapters"],
+            cases=document["cases"],
+            case_errors=document["case_errors"],
+            adapter_load_problems=document["adapter_load_problems"],
+            findings=document["findings"],
+            checks=[CheckRecord.from_json(record) for record in document["checks"]],
+            merged_from=document.get("merged_from"),  # both optional in the schema
+            merge_notes=document.get("merge_notes", []),
+        )
 
 
 def summarise(checks: Iterable[CheckRecord]) -> dict[str, dict[str, Any]]:
