@@ -1,8 +1,8 @@
 """The JSON report's records as types: ``CheckRecord`` (one check) and ``Report`` (the
 document), each made here and turned here into the JSON that ``report.schema.json``
 describes (``to_json``); a validated report reads back into them (``Report.from_json``,
-``CheckRecord.from_json``). ``summarise`` derives a report's per-adapter summary from its
-check records.
+``CheckRecord.from_json``), and every reader of a report reads these types. ``summarise``
+derives a report's per-adapter summary from its check records.
 
 JSON has no inf or NaN: a float field holds a number, or the string "inf", "-inf" or
 "nan" (``json_float``, read back by ``from_json_float``).
@@ -185,6 +185,16 @@ class Report:
         """Planned checks without a verdict."""
         return sum(map(len, self.missing.values()))
 
+    @property
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Per adapter, in the order of its first check: ``summarise``."""
+        return summarise(self.checks)
+
+    @property
+    def unexplained(self) -> list[CheckRecord]:
+        """Fails and errors that no registry entry explains: what a person must look at."""
+        return [record for record in self.checks if record.is_finding]
+
     def to_json(self) -> dict[str, Any]:
         """The document as ``report.schema.json`` describes it."""
         document = {
@@ -198,7 +208,7 @@ class Report:
             "runs": self.runs,
             "adapters": self.adapters,
             "cases": self.cases,
-            "summary": summarise(self.checks),
+            "summary": self.summary,
             "case_errors": self.case_errors,
             "adapter_load_problems": self.adapter_load_problems,
             "findings": self.findings,
@@ -211,7 +221,7 @@ class Report:
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> Report:
         """The report of a document that ``document.load_report`` validated. Its summary
-        and missing count are not read: ``to_json`` derives both from the rest."""
+        and missing count are not read: both are derived (``summary``, ``missing_count``)."""
         return cls(
             generated=document["generated"],
             complete=document["complete"],
