@@ -6,7 +6,7 @@ and time checks the same way. It builds the plan, keeps the checks of one shard 
 (``--shard K/N``), runs them in supervised workers (or in this process), samples the
 memory of the whole process tree, and stores the measured cost of each adapter in the
 cache directory for the next run's scheduling. ``conformance_report`` turns the result
-into the JSON report (``reports/document.py``).
+into the report (a ``Report``, built by ``reports/document.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from conformance.known_bugs import REGISTRY_PATH, load_known_bugs
 from conformance.profiles import DEFAULT_MATRIX_PROFILE
 from conformance.reports import environment
 from conformance.reports.document import build_report
+from conformance.reports.records import Report
 from conformance.running.cache_dir import framework_environment
 from conformance.running.in_process import run_in_process
 from conformance.running.memory import TreeMemorySampler, peak_rss_mib
@@ -187,8 +188,8 @@ def _worker_setup(spec: RunSpec, jobs: int, plan: Plan) -> WorkerSetup:
     )
 
 
-def conformance_report(run: Conformance) -> dict[str, Any]:
-    """The JSON report of a finished run."""
+def conformance_report(run: Conformance) -> Report:
+    """The report of a finished run."""
     spec, plan = run.spec, run.plan
     checks = [plan.checks[i] for i in run.indices]
     jobs = spec.worker_jobs

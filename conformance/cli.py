@@ -42,13 +42,7 @@ from conformance.profiles import DEFAULT_MATRIX_PROFILE, MATRIX_PROFILES, matrix
 from conformance.reports import environment
 from conformance.reports.compare import compare_reports
 from conformance.reports.compare import render as render_comparison
-from conformance.reports.document import (
-    ReportError,
-    load_report,
-    unexplained,
-    write_bytes_atomic,
-    write_report,
-)
+from conformance.reports.document import ReportError, load_report, write_bytes_atomic, write_report
 from conformance.reports.merge import merge_reports
 from conformance.reports.records import CheckRecord
 from conformance.reports.render import REPORT_FORMATS, render_report
@@ -61,7 +55,6 @@ from conformance.running.supervisor import DEFAULT_TIMEOUT_S
 from conformance.speed import gate
 from conformance.speed.bench import SIZES as BENCH_SIZES
 from conformance.speed.command import run_bench
-from conformance.vocabulary import Verdict
 
 
 class UsageError(ValueError):
@@ -353,9 +346,9 @@ def _run(args: argparse.Namespace) -> int:
             text = render_report(report, fmt, reproducers)
             write_bytes_atomic(path, text.encode("utf-8"))
     print(summary_table(report))
-    findings = unexplained(report)
+    findings = report.unexplained
     for record in findings[:20]:
-        print(f"{record['verdict'].upper()}: {record['id']}: {record['detail']}", file=sys.stderr)
+        print(f"{record.verdict.value.upper()}: {record.id}: {record.detail}", file=sys.stderr)
     for check, reason in outcome.missing[:5]:
         print(f"MISSING: {check.id}: {reason}", file=sys.stderr)
     if len(outcome.missing) > 5:
@@ -386,15 +379,15 @@ def _repro(args: argparse.Namespace) -> int:
     report = load_report(args.report) if args.report else None
     reproducers = Reproducers(report, case_paths=args.cases)
     if report is not None:
-        record = next((c for c in report["checks"] if c["id"] == args.check_id), None)
+        record = next((c for c in report.checks if c.id == args.check_id), None)
         if record is None:
             raise UsageError(f"{args.report} has no check {args.check_id!r}")
     else:  # run it here, in this process
         result = Runner(load_known_bugs()).run(reproducers.check(args.check_id))
-        record = CheckRecord.of(result, environment.machine_label()).to_json()
+        record = CheckRecord.of(result, environment.machine_label())
     snippet = reproducers(record)
     if snippet is None:
-        raise UsageError(f"{record['adapter']} cannot write a reproducer")
+        raise UsageError(f"{record.key.adapter} cannot write a reproducer")
     sys.stdout.write(snippet)
     return 0
 
@@ -424,11 +417,11 @@ def _hunt(args: argparse.Namespace) -> int:
     report = conformance_report(run_conformance(spec))
     write_report(report_path, report)
     reproducers = Reproducers(report, case_paths=[cases_path], extra_adapters=specs)
-    for record in report["checks"]:
-        if Verdict(record["verdict"]).failed:
+    for record in report.checks:
+        if record.verdict.failed:
             snippet = reproducers(record)
             if snippet is not None:
-                name = re.sub(r"[^\w.-]+", "-", record["id"])  # one file per check
+                name = re.sub(r"[^\w.-]+", "-", record.id)  # one file per check
                 write_bytes_atomic(args.output / f"{name}.py", snippet.encode("utf-8"))
     print(f"hunt: {len(findings)} finding(s): {cases_path}, reproducers in {args.output}")
     return 1
@@ -444,11 +437,11 @@ def _merge(args: argparse.Namespace) -> int:
     loaded = [(path, load_report(path)) for path in args.reports]
     merged = merge_reports(loaded, allow_different_cases=args.allow_different_cases)
     write_report(args.output, merged)
-    for note in merged["merge_notes"]:
+    for note in merged.merge_notes:
         print(f"note: {note}", file=sys.stderr)
     print(
-        f"merged {len(loaded)} report(s), {len(merged['checks'])} checks, "
-        f"{len(merged['findings'])} finding(s): {args.output}"
+        f"merged {len(loaded)} report(s), {len(merged.checks)} checks, "
+        f"{len(merged.findings)} finding(s): {args.output}"
     )
     return 0
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conformance.cli import main
-from conformance.reports.document import load_report
+from conformance.reports.document import load_document
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,7 +97,7 @@ def user_files(tmp_path, monkeypatch):
 def _run(tmp_path, *args):
     out = tmp_path / "report.json"
     code = main(["run", "--output", str(out), "--devices", "cpu", *args])
-    return code, load_report(out)
+    return code, load_document(out)
 
 
 def _verdicts(report, adapter, quantity="value"):

@@ -13,7 +13,7 @@ import pytest
 from conformance.cli import main
 from conformance.engine import case_yaml
 from conformance.engine.cases import MAX_ELEMENTS, load_cases
-from conformance.reports.document import load_report
+from conformance.reports.document import load_document
 
 ALIAS_BOMB = "description: bomb\n" + "".join(
     f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9) if i else ', '.join(['0.5'] * 9)}]\n"
@@ -161,7 +161,7 @@ def test_a_folder_of_broken_files_runs_to_the_end(tmp_path, capsys, good_case):
     out = tmp_path / "r.json"
     args = ["run", "--output", str(out), "--cases", str(folder), "--adapters", "numpy.stable"]
     assert main([*args, "--devices", "cpu"]) == 1
-    report = load_report(out)
+    report = load_document(out)
     assert report["complete"] is True
     assert {c["case"] for c in report["checks"]} == {"good/fine"}
     assert len(report["case_errors"]) == 4

@@ -16,7 +16,7 @@ from conformance.cli import main
 from conformance.engine.cases import load_cases
 from conformance.engine.matrix import Check, Runner
 from conformance.known_bugs import load_known_bugs
-from conformance.reports.document import load_report
+from conformance.reports.document import load_document
 from conformance.vocabulary import Quantity, Verdict
 
 ADAPTERS = {a.name: a for a in builtin_adapters()}
@@ -55,7 +55,7 @@ def test_the_command_writes_cases_and_runnable_reproducers(tmp_path: Path) -> No
                  "--dtypes", "float32", "--seconds", "2", "--output", str(tmp_path)])  # fmt: skip
     assert code == 1
     assert (tmp_path / "hunt.yaml").is_file() and (tmp_path / "hunt.json").is_file()
-    report = load_report(tmp_path / "hunt.json")
+    report = load_document(tmp_path / "hunt.json")
     assert any(c["known_bug"] for c in report["checks"]), "the run over hunt.yaml knows them"
     snippets = sorted(tmp_path.glob("*.py"))
     failed = [c for c in report["checks"] if Verdict(c["verdict"]).failed]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conformance.cli import main
-from conformance.reports.document import load_report
+from conformance.reports.document import load_document
 
 ROOT = Path(__file__).resolve().parent.parent
 ADAPTERS = (
@@ -31,7 +31,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     main(["run", "--profile", "full", "--dtypes", "float32", "--jobs", "1",
           "--cases", str(ROOT / "cases" / "invalid-inputs.yaml"),
           "--adapters", ",".join(ADAPTERS), "--output", str(output)])  # fmt: skip
-    return load_report(output)
+    return load_document(output)
 
 
 def _checks(report: dict[str, Any], adapter: str, case: str) -> list[dict[str, Any]]:

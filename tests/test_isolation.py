@@ -18,7 +18,7 @@ import pytest
 from adapters.served import ServedProcess
 from conformance.application import RunSpec, planned, run_conformance
 from conformance.cli import main
-from conformance.reports.document import load_report
+from conformance.reports.document import load_document
 
 pytestmark = pytest.mark.integration
 
@@ -106,7 +106,7 @@ def _run(tmp_path: Path, broken: Path, names: list[str], *args: str) -> tuple[in
     out = tmp_path / "report.json"
     specs = [a for name in names for a in ("--adapter", f"{broken}:{name}")]
     code = main(["run", "--output", str(out), "--devices", "cpu", *specs, *args])
-    return code, load_report(out)
+    return code, load_document(out)
 
 
 def test_crashes_and_hangs_cost_their_checks_and_no_healthy_one(tmp_path, broken):
@@ -186,7 +186,7 @@ def test_sigterm_and_ctrl_c_leave_a_valid_partial_report(tmp_path, broken, how):
     time.sleep(8)  # start-up, then a few 1 s checks
     process.send_signal(how)
     _, err = process.communicate(timeout=60)
-    report = load_report(out)
+    report = load_document(out)
     name = "SIGTERM" if how == signal.SIGTERM else "Ctrl-C (SIGINT)"
     assert process.returncode == 1, err.decode()[-2000:]
     assert report["complete"] is False and report["interrupted"] == name

@@ -16,7 +16,7 @@ from conformance.cli import main
 from conformance.engine.cases import load_cases
 from conformance.engine.matrix import Check, Runner
 from conformance.known_bugs import KnownBug, KnownBugsError, Range, explain, load_known_bugs
-from conformance.reports.document import load_report
+from conformance.reports.document import load_document
 from conformance.vocabulary import Verdict
 
 TORCH_CANCELLATION = "https://github.com/pytorch/pytorch/issues/39435"
@@ -59,7 +59,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any]]:
     code = main(["run", "--dtypes", "float32", "--devices", "cpu", "--jobs", "1",
                  "--cases", str(folder / "mine.yaml"), "--adapters", ",".join(ADAPTERS),
                  "--output", str(output)])  # fmt: skip
-    return code, load_report(output)
+    return code, load_document(output)
 
 
 def _checks(report: dict[str, Any], adapter: str, case: str, quantity: str) -> list[dict]:

@@ -10,7 +10,7 @@ import pytest
 from adapters.function import bce_adapter
 from conformance.cli import main
 from conformance.engine.matrix import Check, Runner
-from conformance.reports.document import load_report
+from conformance.reports.document import load_document
 from conformance.vocabulary import Quantity, Verdict
 
 
@@ -93,7 +93,7 @@ def test_cli_run_with_malformed_adapters_writes_a_complete_report(tmp_path, caps
     for name in ("string", "nothing"):
         args += ["--adapter", f"{tmp_path / 'bad.py'}:{name}"]
     assert main(args) == 1
-    report = load_report(out)
+    report = load_document(out)
     assert report["complete"] is True
     ran = [c for c in report["checks"] if c["verdict"] != "skip"]
     assert ran and {c["verdict"] for c in ran} == {"error"}

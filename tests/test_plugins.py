@@ -14,7 +14,7 @@ import pytest
 from adapters import bce_adapter
 from adapters.function import FunctionAdapterError
 from conformance.cli import main
-from conformance.reports.document import load_report
+from conformance.reports.document import load_document
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -32,7 +32,7 @@ def hand_logits(x, y):
 
 
 def _report(path: Path) -> dict:
-    return load_report(path)
+    return load_document(path)
 
 
 @pytest.mark.integration

@@ -1,7 +1,9 @@
-"""The JSON report (schema 2), its values, and the report commands: report, compare, merge.
+"""The JSON report (schema 3), its values, and the report commands: report, compare, merge.
 
 Every report here comes from a real run of the suite (NumPy adapters: seconds), and every
-one is read back through ``load_report``, which validates it against the shipped schema.
+one is read back through ``load_document``, which validates it against the shipped schema
+(``load_report`` reads it on into the typed ``Report``). A test that edits a report edits
+its JSON, then writes the ``Report`` it reads back as.
 """
 
 from __future__ import annotations
@@ -18,8 +20,14 @@ import pytest
 from conformance.cli import main
 from conformance.engine.evidence import ALL_VALUES_UP_TO, WORST_ELEMENTS
 from conformance.reports.disagreements import disagreements
-from conformance.reports.document import SCHEMA_PATH, ReportError, load_report, write_report
-from conformance.reports.records import CheckRecord
+from conformance.reports.document import (
+    SCHEMA_PATH,
+    ReportError,
+    load_document,
+    load_report,
+    write_report,
+)
+from conformance.reports.records import CheckRecord, Report
 
 CORRECT = """
 import numpy as np
@@ -34,7 +42,7 @@ WRONG = CORRECT.replace("np.log1p(-p)", "np.log1p(-p) * 1.001")  # off by 0.1%
 
 def _run(out: Path, *args: str) -> dict:
     main(["run", "--output", str(out), "--devices", "cpu", *args])
-    return load_report(out)
+    return load_document(out)
 
 
 def _check(report: dict, check_id: str) -> dict:
@@ -94,11 +102,20 @@ def test_the_environment_names_versions_cpu_and_hashes(numpy_run):
     assert len(environment["cases_sha256"]) == len(environment["known_bugs_sha256"]) == 64
 
 
+def test_a_report_reads_back_into_records_that_write_the_same_document(numpy_run, tmp_path):
+    path, document = numpy_run
+    report = load_report(path)
+    assert report.checks[0] == CheckRecord.from_json(document["checks"][0])
+    write_report(tmp_path / "again.json", report)
+    assert (tmp_path / "again.json").read_bytes() == path.read_bytes()
+
+
 def test_gzip_reports_round_trip(numpy_run, tmp_path):
-    _, report = numpy_run
-    write_report(tmp_path / "run.json.gz", report)
+    path, document = numpy_run
+    write_report(tmp_path / "run.json.gz", load_report(path))
     assert gzip.decompress((tmp_path / "run.json.gz").read_bytes())
-    assert load_report(tmp_path / "run.json.gz") == report
+    assert load_document(tmp_path / "run.json.gz") == document
+    assert load_report(tmp_path / "run.json.gz") == load_report(path)
 
 
 @pytest.mark.parametrize(
@@ -132,7 +149,7 @@ def test_compare_catches_an_edited_verdict(numpy_run, tmp_path, capsys):
     worse = copy.deepcopy(report)
     target = next(c for c in worse["checks"] if c["verdict"] == "pass")
     target["verdict"] = "fail"
-    write_report(tmp_path / "worse.json", worse)
+    write_report(tmp_path / "worse.json", Report.from_json(worse))
     assert main(["compare", str(path), str(tmp_path / "worse.json")]) == 1
     out = capsys.readouterr().out
     assert f"{target['id']}: pass -> fail" in out and "REGRESSED" in out
@@ -165,7 +182,7 @@ def test_two_shards_merge_into_the_single_run(numpy_run, tmp_path):
     out = tmp_path / "all.json"
     shards = [str(tmp_path / f"{s}.json") for s in ("numpy.stable", "numpy.textbook")]
     assert main(["merge", *shards, "-o", str(out)]) == 0
-    merged = load_report(out)
+    merged = load_document(out)
     assert {c["id"]: c["verdict"] for c in merged["checks"]} == {
         c["id"]: c["verdict"] for c in single["checks"]
     }
@@ -179,13 +196,13 @@ def test_merge_refuses_reports_of_different_case_files(numpy_run, tmp_path, caps
     other = copy.deepcopy(report)
     for environment in other["machines"].values():
         environment["cases_sha256"] = "0" * 64
-    write_report(tmp_path / "other.json", other)
+    write_report(tmp_path / "other.json", Report.from_json(other))
     out = tmp_path / "all.json"
     assert main(["merge", str(path), str(tmp_path / "other.json"), "-o", str(out)]) == 2
     assert "different case files" in capsys.readouterr().err and not out.exists()
     args = ["merge", str(path), str(tmp_path / "other.json"), "-o", str(out)]
     assert main([*args, "--allow-different-cases"]) == 0
-    assert "different case files" in load_report(out)["merge_notes"][0]
+    assert "different case files" in load_report(out).merge_notes[0]
 
 
 def test_the_same_check_disagreeing_across_devices_is_a_finding(numpy_run):
@@ -214,7 +231,7 @@ def test_markdown_summary_lists_adapters_and_escapes_markup(numpy_run, tmp_path,
     edited = copy.deepcopy(report)
     check = next(c for c in edited["checks"] if c["verdict"] == "pass")
     check.update(verdict="fail", detail="<script>alert(1)</script> | broken", known_bug=None)
-    write_report(tmp_path / "edited.json", edited)
+    write_report(tmp_path / "edited.json", Report.from_json(edited))
     assert main(["report", str(tmp_path / "edited.json"), "--format", "markdown"]) == 0
     text = capsys.readouterr().out
     assert "| `numpy.stable` | 100.0% |" in text
@@ -225,7 +242,7 @@ def test_markdown_summary_lists_adapters_and_escapes_markup(numpy_run, tmp_path,
 
 def test_the_committed_example_report_is_valid():
     report = load_report(Path(__file__).resolve().parents[1] / "reports/examples/quick.json")
-    assert report["complete"] and len(report["checks"]) > 1000
+    assert report.complete and len(report.checks) > 1000
 
 
 @pytest.mark.integration

@@ -14,8 +14,9 @@ import pytest
 
 from conformance.cli import main
 from conformance.reports.document import load_report
-from conformance.reports.records import from_json_float
+from conformance.reports.records import CheckRecord, Report, from_json_float
 from conformance.reports.repro import Reproducers, _shown
+from conformance.vocabulary import Quantity, Verdict
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +28,7 @@ ADAPTERS = ",".join([
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> dict:
+def run(tmp_path_factory) -> Report:
     out = tmp_path_factory.mktemp("repro") / "run.json"
     cases = [f"--cases={ROOT / 'cases' / name}.yaml"
              for name in ("edge-probabilities", "extreme-logits", "weights")]  # fmt: skip
@@ -36,13 +37,14 @@ def run(tmp_path_factory) -> dict:
     return load_report(out)
 
 
-def _sample(report: dict) -> list[dict]:
+def _sample(report: Report) -> list[CheckRecord]:
     """Per adapter and quantity, the first non-passing check that kept values (each
     snippet is a fresh interpreter importing its framework: seconds apiece)."""
-    chosen: dict[tuple[str, str], dict] = {}
-    for check in report["checks"]:
-        key = (check["adapter"], check["quantity"])
-        if check["verdict"] in ("fail", "convention") and check["values"] and key not in chosen:
+    chosen: dict[tuple[str, Quantity], CheckRecord] = {}
+    for check in report.checks:
+        key = (check.key.adapter, check.key.quantity)
+        shown = check.verdict in (Verdict.FAIL, Verdict.CONVENTION) and check.values
+        if shown and key not in chosen:
             chosen[key] = check
     return list(chosen.values())
 
@@ -62,30 +64,30 @@ def _same(a: float, b: float) -> bool:
 
 def test_snippets_reproduce_the_reported_values(run):
     sample = _sample(run)
-    frameworks = {c["framework"] for c in sample}
+    frameworks = {c.framework for c in sample}
     assert {"numpy", "torch", "tensorflow", "jax"} <= frameworks
     assert {"keras[jax]", "keras[torch]", "keras[tensorflow]", "keras[numpy]"} <= frameworks
     reproducers = Reproducers(run)
-    snippets = {c["id"]: reproducers(c) for c in sample}
+    snippets = {c.id: reproducers(c) for c in sample}
     assert all(snippets.values()), [i for i, s in snippets.items() if not s]
     with ThreadPoolExecutor(max_workers=2) as pool:
         returned = dict(zip(snippets, pool.map(_returned, snippets.values()), strict=True))
     wrong = []
     for check in sample:
         want = [from_json_float(e["got"]) for e in _shown(check)]
-        got = returned[check["id"]]
+        got = returned[check.id]
         if len(got) != len(want) or not all(map(_same, got, want)):
-            wrong.append(f"{check['id']}: snippet {got} != report {want}")
+            wrong.append(f"{check.id}: snippet {got} != report {want}")
     assert not wrong, "\n".join(wrong)
 
 
 def test_a_minimal_snippet_keeps_only_the_elements_outside_tolerance(run):
-    check = next(c for c in run["checks"]
-                 if c["reduction"] == "none" and c["verdict"] == "fail" and c["values"]
-                 and 0 < c["values"]["outside_tolerance"] < c["values"]["compared"])  # fmt: skip
+    check = next(c for c in run.checks
+                 if c.key.reduction == "none" and c.verdict is Verdict.FAIL and c.values
+                 and 0 < c.values["outside_tolerance"] < c.values["compared"])  # fmt: skip
     snippet = Reproducers(run)(check)
     (x_line,) = [line for line in snippet.splitlines() if line.startswith("x = ")]
-    assert x_line.count(",") + 1 == check["values"]["outside_tolerance"]
+    assert x_line.count(",") + 1 == check.values["outside_tolerance"]
     assert "# returned on" in snippet and "print('correct: '" in snippet
 
 
@@ -121,7 +123,7 @@ def test_text_from_case_files_stays_in_comments(tmp_path):
     main(["run", "--output", str(out), "--devices", "cpu", "--adapters", "numpy.textbook",
           "--cases", str(cases)])  # fmt: skip
     report = load_report(out)
-    check = next(c for c in report["checks"] if c["verdict"] == "fail")
+    check = next(c for c in report.checks if c.verdict is Verdict.FAIL)
     snippet = Reproducers(report)(check)
     assert "#   case:    p = 0 import sys; sys.exit(7)  raise SystemExit(8)\n" in snippet
     done = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True)

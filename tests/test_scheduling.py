@@ -9,7 +9,7 @@ import pytest
 
 from conformance.cli import main
 from conformance.engine.matrix import build_plan, group_by_file
-from conformance.reports.document import load_report
+from conformance.reports.document import load_document
 from conformance.running.scheduling import (
     CostModel,
     Scheduler,
@@ -92,11 +92,11 @@ def test_three_shard_reports_merge_into_the_unsharded_run(tmp_path: Path, two_ca
         path = tmp_path / f"shard{k}.json"
         assert main(["run", *common, "--shard", f"{k}/3", "--output", str(path)]) == 0
         shards.append(path)
-        assert load_report(path)["runs"][0]["options"]["shard"] == f"{k}/3"
+        assert load_document(path)["runs"][0]["options"]["shard"] == f"{k}/3"
     merged = tmp_path / "merged.json"
     assert main(["merge", *map(str, shards), "-o", str(merged)]) == 0
-    verdicts = {c["id"]: c["verdict"] for c in load_report(whole)["checks"]}
-    combined = load_report(merged)
+    verdicts = {c["id"]: c["verdict"] for c in load_document(whole)["checks"]}
+    combined = load_document(merged)
     assert {c["id"]: c["verdict"] for c in combined["checks"]} == verdicts
     assert combined["findings"] == []
     assert main(["compare", str(whole), str(merged)]) == 0

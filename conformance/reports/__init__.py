@@ -2,6 +2,8 @@
 
 - ``document``: the JSON report (schema version 3, ``report.schema.json``): build, write
   atomically, read back and validate.
+- ``records``: the report as types (``Report``, ``CheckRecord``), which every reader of a
+  report reads.
 - ``environment``: the machine, framework versions and file hashes a report records.
 - ``table``: the fixed-width summary printed at the end of a run.
 

@@ -22,10 +22,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
-from conformance.reports.document import is_finding
-from conformance.reports.records import from_json_float
+from conformance.reports.records import CheckRecord, Report
 from conformance.vocabulary import Verdict
 
 ERROR_GROWTH = 4.0
@@ -38,14 +36,14 @@ summation order or FMA contraction); 4x, and more than 1 ULP, is a different for
 class ReportChanges:
     """What changed from the base report to the new one, check by check."""
 
-    worse: list[tuple[str, str, str]] = field(default_factory=list)
+    worse: list[tuple[str, Verdict, Verdict]] = field(default_factory=list)
     """(check, base verdict, new verdict)"""
-    better: list[tuple[str, str, str]] = field(default_factory=list)
-    changed_kind: list[tuple[str, str, str]] = field(default_factory=list)
+    better: list[tuple[str, Verdict, Verdict]] = field(default_factory=list)
+    changed_kind: list[tuple[str, Verdict, Verdict]] = field(default_factory=list)
     error_grew: list[tuple[str, float, float]] = field(default_factory=list)
     """(check, base error, new error), in ULPs"""
     vanished: list[str] = field(default_factory=list)
-    new_failing: list[tuple[str, str, str]] = field(default_factory=list)
+    new_failing: list[tuple[str, Verdict, str]] = field(default_factory=list)
     """(check, verdict, detail) of new checks that fail or error, unregistered"""
     new: int = 0
     now_skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -58,15 +56,12 @@ class ReportChanges:
         return bool(self.worse or self.error_grew or self.vanished or self.new_failing)
 
 
-def _keyed(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    counts = Counter(c["id"] for c in report["checks"])
-    return {
-        (c["id"] if counts[c["id"]] == 1 else f"{c['id']}@{c['machine']}"): c
-        for c in report["checks"]
-    }
+def _keyed(report: Report) -> dict[str, CheckRecord]:
+    counts = Counter(c.id for c in report.checks)
+    return {(c.id if counts[c.id] == 1 else f"{c.id}@{c.machine}"): c for c in report.checks}
 
 
-def compare_reports(base: dict[str, Any], new: dict[str, Any]) -> ReportChanges:
+def compare_reports(base: Report, new: Report) -> ReportChanges:
     result = ReportChanges()
     old, now = _keyed(base), _keyed(new)
     for key, before in old.items():
@@ -75,10 +70,10 @@ def compare_reports(base: dict[str, Any], new: dict[str, Any]) -> ReportChanges:
             result.vanished.append(key)
             continue
         result.compared += 1
-        a, b = before["verdict"], after["verdict"]
-        rank_a, rank_b = Verdict(a).rank, Verdict(b).rank  # None: a skip
+        a, b = before.verdict, after.verdict
+        rank_a, rank_b = a.rank, b.rank  # None: a skip
         if rank_b is None and rank_a is not None:
-            result.now_skipped.append((key, after["detail"]))
+            result.now_skipped.append((key, after.detail))
         elif rank_a is not None and rank_b is not None and a != b:
             if rank_b > rank_a:
                 result.worse.append((key, a, b))
@@ -86,39 +81,39 @@ def compare_reports(base: dict[str, Any], new: dict[str, Any]) -> ReportChanges:
                 result.better.append((key, a, b))
             else:
                 result.changed_kind.append((key, a, b))
-        elif rank_a is None and is_finding(after):
-            result.new_failing.append((key, b, after["detail"]))
+        elif rank_a is None and after.is_finding:
+            result.new_failing.append((key, b, after.detail))
         _error_growth(result, key, before, after)
     for key, after in now.items():
         if key in old:
             continue
         result.new += 1
-        if is_finding(after):
-            result.new_failing.append((key, after["verdict"], after["detail"]))
+        if after.is_finding:
+            result.new_failing.append((key, after.verdict, after.detail))
     result.versions = _version_changes(base, new)
     return result
 
 
-def _error_growth(result: ReportChanges, key: str, before: dict, after: dict) -> None:
-    if before["verdict"] != after["verdict"]:
+def _error_growth(result: ReportChanges, key: str, before: CheckRecord, after: CheckRecord) -> None:
+    if before.verdict != after.verdict:
         return  # already listed as a verdict change
-    a, b = from_json_float(before["error_ulps"]), from_json_float(after["error_ulps"])
+    a, b = before.error_ulps, after.error_ulps
     if a is None or b is None or math.isnan(b):
         return
     if b > ERROR_GROWTH * max(a, 1.0) and b - a > 1.0:
         result.error_grew.append((key, a, b))
 
 
-def _packages(report: dict[str, Any]) -> dict[str, str]:
+def _packages(report: Report) -> dict[str, str]:
     """Package versions over every machine of a report ("a / b" where machines differ)."""
     seen: dict[str, set[str]] = {}
-    for environment in report["machines"].values():
+    for environment in report.machines.values():
         for name, version in environment["packages"].items():
             seen.setdefault(name, set()).add(version)
     return {name: " / ".join(sorted(v)) for name, v in seen.items()}
 
 
-def _version_changes(base: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str, str]]:
+def _version_changes(base: Report, new: Report) -> list[tuple[str, str, str]]:
     a, b = _packages(base), _packages(new)
     return [
         (name, a.get(name, "-"), b.get(name, "-"))

@@ -6,7 +6,9 @@ record per check carrying what the check compared: the reference values and the
 framework's values (``conformance/engine/evidence.py`` says what is kept of a large array).
 ``report.schema.json`` beside this module is the contract; every report this module
 writes or reads is validated against it. The records themselves, and the document they
-make, are typed in ``conformance/reports/records.py``.
+make, are typed in ``conformance/reports/records.py``: a report is built as a ``Report``,
+written as its JSON, and read back (``load_document``: the validated JSON) into a
+``Report`` again (``load_report``).
 
 Writing is atomic (a temporary file in the same folder, then ``os.replace``), so an
 interrupted run never leaves a half-written report and an earlier report is replaced only
@@ -37,7 +39,6 @@ from conformance.engine.matrix import Check
 from conformance.engine.run_outcome import RunOutcome
 from conformance.reports.disagreements import mode_disagreements
 from conformance.reports.records import SCHEMA_VERSION, CheckRecord, Report
-from conformance.vocabulary import Verdict
 
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 MAX_REPORT_BYTES = 1 << 30
@@ -64,7 +65,7 @@ def build_report(
     options: dict[str, Any],
     timing: dict[str, Any],
     environment: dict[str, Any],
-) -> dict[str, Any]:
+) -> Report:
     """The report of one run on this machine."""
     machine = environment["host"]
     results = outcome.results
@@ -93,7 +94,7 @@ def build_report(
         adapter_load_problems=[f"{p.source}: {p.message}" for p in load_problems],
         findings=mode_disagreements(checks, adapter_info),
         checks=checks,
-    ).to_json()
+    )
 
 
 def _missing(missing: Sequence[tuple[Check, str]]) -> dict[str, list[str]]:
@@ -134,20 +135,11 @@ def _case_info(case: Case) -> dict[str, Any]:
     }
 
 
-def unexplained(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Fails and errors that no registry entry explains: what a person must look at."""
-    return [c for c in report["checks"] if is_finding(c)]
-
-
-def is_finding(record: dict[str, Any]) -> bool:
-    """Whether a check record is a fail or error that no registry entry explains."""
-    return Verdict(record["verdict"]).is_finding(explained=record["known_bug"] is not None)
-
-
-def write_report(path: Path, report: dict[str, Any]) -> None:
-    """Validate, then write atomically; ``*.gz`` is gzip-compressed."""
-    validate(report)
-    text = json.dumps(report, separators=(",", ":"), allow_nan=False) + "\n"
+def write_report(path: Path, report: Report) -> None:
+    """Validate its JSON, then write that atomically; ``*.gz`` is gzip-compressed."""
+    document = report.to_json()
+    validate(document)
+    text = json.dumps(document, separators=(",", ":"), allow_nan=False) + "\n"
     data = text.encode("utf-8")
     if path.suffix == ".gz":
         data = gzip.compress(data, compresslevel=6, mtime=0)
@@ -169,8 +161,13 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def load_report(path: Path) -> dict[str, Any]:
-    """A report read back and validated; ReportError says why a file is not one."""
+def load_report(path: Path) -> Report:
+    """A report read back: validated (``load_document``), then typed."""
+    return Report.from_json(load_document(path))
+
+
+def load_document(path: Path) -> dict[str, Any]:
+    """A report's JSON read back and validated; ReportError says why a file is not one."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -215,7 +212,7 @@ def _gunzip(raw: bytes) -> bytes:
 @functools.cache
 def _validator() -> Callable[[Any], Any]:
     """The schema compiled to Python by fastjsonschema: an order of magnitude faster than
-    the jsonschema interpreter on a report (time ``validate(load_report(path))`` with
+    the jsonschema interpreter on a report (time ``validate(load_document(path))`` with
     each), which matters at the full profile's hundred thousand checks."""
     return fastjsonschema.compile(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
 

@@ -21,8 +21,7 @@ from typing import Any
 import jinja2
 
 from conformance.reports import plots
-from conformance.reports.document import unexplained
-from conformance.reports.records import from_json_float, json_float
+from conformance.reports.records import CheckRecord, Report, json_float
 from conformance.vocabulary import Verdict
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -31,7 +30,7 @@ FIELDS = ("adapter", "framework", "machine", "device", "dtype", "reduction", "qu
 """A check's identity as indices into one table per field (its id is rebuilt from them)."""
 
 
-def render(report: dict[str, Any], reproducer: Callable[[dict[str, Any]], str | None]) -> str:
+def render(report: Report, reproducer: Callable[[CheckRecord], str | None]) -> str:
     """The page; ``reproducer(check)`` gives the snippet shown for a non-passing check."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -39,11 +38,13 @@ def render(report: dict[str, Any], reproducer: Callable[[dict[str, Any]], str | 
         undefined=jinja2.StrictUndefined,
     )
     template = environment.get_template("report.html.j2")
+    summary = report.summary
     return template.render(
         report=report,
+        summary=summary,
         verdicts=[v.value for v in Verdict],
-        dtypes=_dtypes(report),
-        unexplained=unexplained(report),
+        dtypes=_dtypes(summary),
+        unexplained=report.unexplained,
         plots={  # matplotlib SVG, text drawn as paths: markup made here, not from the report
             "Error against logit magnitude": plots.error_vs_logit(report),
             "Error against probability near 0 and 1": plots.error_vs_probability(report),
@@ -55,14 +56,12 @@ def render(report: dict[str, Any], reproducer: Callable[[dict[str, Any]], str | 
     )
 
 
-def _dtypes(report: dict[str, Any]) -> list[str]:
-    seen = {d for s in report["summary"].values() for q in s["worst_ulps"].values() for d in q}
+def _dtypes(summary: dict[str, dict[str, Any]]) -> list[str]:
+    seen = {d for s in summary.values() for q in s["worst_ulps"].values() for d in q}
     return [d for d in plots.DTYPE_PANELS if d in seen]
 
 
-def _page_data(
-    report: dict[str, Any], reproducer: Callable[[dict[str, Any]], str | None]
-) -> dict[str, Any]:
+def _page_data(report: Report, reproducer: Callable[[CheckRecord], str | None]) -> dict[str, Any]:
     """What the script needs, compactly (the full profile has 60,000 checks): each check is
     a row of indices into the shared tables (``FIELDS``), plus, for a check that ran, its
     error, detail and registry entry; values and a reproducer for every check that did not
@@ -70,39 +69,50 @@ def _page_data(
     tables: dict[str, list[str]] = {field: [] for field in FIELDS}
     index: dict[str, dict[str, int]] = {field: {} for field in FIELDS}
     rows = []
-    for check in report["checks"]:
+    for check in report.checks:
+        identity = _identity(check)
         row: list[Any] = []
         for field in FIELDS:
-            value = check[field]
+            value = identity[field]
             if value not in index[field]:
                 index[field][value] = len(tables[field])
                 tables[field].append(value)
             row.append(index[field][value])
-        if Verdict(check["verdict"]).ran:
+        if check.verdict.ran:
             row.append(_ran(check, reproducer))
         rows.append(row)
     return {
         "fields": list(FIELDS),
         "tables": tables,
         "checks": rows,
-        "cases": report["cases"],
-        "apis": {name: info.get("api", "") for name, info in report["adapters"].items()},
+        "cases": report.cases,
+        "apis": {name: info.get("api", "") for name, info in report.adapters.items()},
     }
 
 
-def _ran(check: dict[str, Any], reproducer: Callable[[dict[str, Any]], str | None]) -> dict:
-    error = from_json_float(check["error_ulps"])
+def _identity(check: CheckRecord) -> dict[str, str]:
+    """The check's ``FIELDS``, spelt as in the JSON report."""
+    return {
+        **check.key.fields(),
+        "framework": check.framework,
+        "machine": check.machine,
+        "verdict": check.verdict.value,
+    }
+
+
+def _ran(check: CheckRecord, reproducer: Callable[[CheckRecord], str | None]) -> dict:
+    error = check.error_ulps
     extra: dict[str, Any] = {
         "error": None if error is None else json_float(float(f"{error:.4g}")),
-        "raw_error": check["error_ulps"],
-        "relative_error": check["relative_error"],
-        "tolerance": check["tolerance_ulps"],
-        "conventions": check["conventions"],
-        "detail": check["detail"],
-        "known_bug": check["known_bug"],
+        "raw_error": json_float(error),
+        "relative_error": json_float(check.relative_error),
+        "tolerance": json_float(check.tolerance_ulps),
+        "conventions": check.conventions,
+        "detail": check.detail,
+        "known_bug": check.known_bug,
     }
-    if check["verdict"] != Verdict.PASS:
-        extra["values"] = check["values"]
+    if check.verdict is not Verdict.PASS:
+        extra["values"] = check.values
         extra["reproducer"] = reproducer(check)
     return extra
 

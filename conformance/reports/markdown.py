@@ -13,9 +13,8 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from typing import Any
 
-from conformance.reports.document import unexplained
+from conformance.reports.records import CheckRecord, Report
 from conformance.vocabulary import Verdict
 
 MAX_LISTED = 50
@@ -27,23 +26,23 @@ def escape(text: str) -> str:
     return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
 
 
-def render(report: dict[str, Any], reproducer: Callable[[dict[str, Any]], str | None]) -> str:
+def render(report: Report, reproducer: Callable[[CheckRecord], str | None]) -> str:
     """The summary; ``reproducer(check)`` gives a check's snippet or None."""
-    status = "complete" if report["complete"] else "**INCOMPLETE**"
-    found = unexplained(report)
+    status = "complete" if report.complete else "**INCOMPLETE**"
+    found = report.unexplained
     lines = [
         "# BCE conformance",
         "",
-        f"{len(report['checks'])} checks, {status}; "
+        f"{len(report.checks)} checks, {status}; "
         f"{len(found)} unexplained fail(s) or error(s); "
-        f"{len(report['findings'])} disagreement(s) between devices, machines or modes.",
+        f"{len(report.findings)} disagreement(s) between devices, machines or modes.",
         "",
         _machines(report),
         "",
         "| adapter | conform | " + " | ".join(v.value for v in Verdict) + " | known bugs |",
         "|---|---:|" + "---:|" * len(Verdict) + "---:|",
     ]
-    for name, s in report["summary"].items():
+    for name, s in report.summary.items():
         percent = "-" if s["conforming_percent"] is None else f"{s['conforming_percent']:.1f}%"
         counts = " | ".join(str(s[v.value]) for v in Verdict)
         lines.append(f"| `{escape(name)}` | {percent} | {counts} | {s['known_bug']} |")
@@ -54,24 +53,24 @@ def render(report: dict[str, Any], reproducer: Callable[[dict[str, Any]], str | 
             lines += _finding(check, reproducer(check))
         if len(found) > MAX_LISTED:
             lines.append(f"... and {len(found) - MAX_LISTED} more in the JSON report.")
-    if report["findings"]:
-        lines += ["", f"## Disagreements: devices, machines, modes ({len(report['findings'])})"]
+    if report.findings:
+        lines += ["", f"## Disagreements: devices, machines, modes ({len(report.findings)})"]
         lines.append("")
-        for finding in report["findings"][:MAX_LISTED]:
+        for finding in report.findings[:MAX_LISTED]:
             lines.append(f"- **{finding['kind']}** `{escape(finding['check'])}`: "
                          f"{escape(finding['detail'])}")  # fmt: skip
-    if not report["complete"]:
-        lines += ["", f"## Missing checks ({report['missing']['count']})", ""]
-        for reason, ids in report["missing"]["by_reason"].items():
+    if not report.complete:
+        lines += ["", f"## Missing checks ({report.missing_count})", ""]
+        for reason, ids in report.missing.items():
             lines.append(f"- {len(ids)}: {escape(reason)}")
-    for note in report.get("merge_notes", []):
+    for note in report.merge_notes:
         lines += ["", f"> note: {escape(note)}"]
     return "\n".join(lines) + "\n"
 
 
-def _machines(report: dict[str, Any]) -> str:
+def _machines(report: Report) -> str:
     parts = []
-    for label, env in report["machines"].items():
+    for label, env in report.machines.items():
         packages = ", ".join(f"{k} {v}" for k, v in env["packages"].items())
         commit = (env["suite"]["commit"] or "")[:10]
         gpu = "; ".join(g["name"] for g in env["gpus"]) or "no GPU"
@@ -82,11 +81,11 @@ def _machines(report: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _finding(check: dict[str, Any], snippet: str | None) -> list[str]:
+def _finding(check: CheckRecord, snippet: str | None) -> list[str]:
     lines = [
-        f"### `{escape(check['id'])}`",
+        f"### `{escape(check.id)}`",
         "",
-        f"**{check['verdict']}**: {escape(check['detail'])}",
+        f"**{check.verdict}**: {escape(check.detail)}",
         "",
     ]
     if snippet:

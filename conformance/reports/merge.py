@@ -33,8 +33,8 @@ from conformance.reports.records import CheckRecord, Report
 
 
 def merge_reports(
-    reports: list[tuple[Path, dict[str, Any]]], *, allow_different_cases: bool = False
-) -> dict[str, Any]:
+    reports: list[tuple[Path, Report]], *, allow_different_cases: bool = False
+) -> Report:
     """One report from ``(path, report)`` pairs, in the order given."""
     if not reports:
         raise ReportError("nothing to merge")
@@ -46,13 +46,14 @@ def merge_reports(
     findings: list[dict[str, Any]] = []
     adapters: dict[str, dict[str, Any]] = {}
     cases: dict[str, dict[str, Any]] = {}
-    problems: dict[str, list[str]] = {"case_errors": [], "adapter_load_problems": []}
+    case_errors: list[str] = []
+    load_problems: list[str] = []
     missing: dict[str, list[str]] = defaultdict(list)
     for path, report in reports:
-        relabel = _add_machines(machines, report["machines"])
-        for run in report["runs"]:
+        relabel = _add_machines(machines, report.machines)
+        for run in report.runs:
             runs.append({**run, "machine": relabel[run["machine"]]})
-        for record in map(CheckRecord.from_json, report["checks"]):
+        for record in report.checks:
             record = replace(record, machine=relabel[record.machine])
             key = (record.id, record.machine)
             if key in seen:
@@ -68,40 +69,43 @@ def merge_reports(
                 continue
             seen[key] = path.name
             checks.append(record)
-        adapters.update(report["adapters"])
-        cases.update(report["cases"])
-        for name, kept in problems.items():
-            kept.extend(m for m in report[name] if m not in kept)
-        for reason, ids in report["missing"]["by_reason"].items():
+        adapters.update(report.adapters)
+        cases.update(report.cases)
+        for kept, messages in (
+            (case_errors, report.case_errors),
+            (load_problems, report.adapter_load_problems),
+        ):
+            kept.extend(m for m in messages if m not in kept)
+        for reason, ids in report.missing.items():
             missing[reason].extend(ids)
     findings.extend(disagreements(checks))
     findings.extend(mode_disagreements(checks, adapters))
     return Report(
         generated=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        complete=all(report["complete"] for _, report in reports),
-        planned_checks=sum(report["planned_checks"] for _, report in reports),
-        interrupted=next((r["interrupted"] for _, r in reports if r["interrupted"]), None),
+        complete=all(report.complete for _, report in reports),
+        planned_checks=sum(report.planned_checks for _, report in reports),
+        interrupted=next((r.interrupted for _, r in reports if r.interrupted), None),
         missing=dict(missing),
         machines=machines,
         runs=runs,
         adapters=adapters,
         cases=cases,
-        case_errors=problems["case_errors"],
-        adapter_load_problems=problems["adapter_load_problems"],
+        case_errors=case_errors,
+        adapter_load_problems=load_problems,
         findings=findings,
         checks=checks,
         merged_from=[str(path) for path, _ in reports],
         merge_notes=notes,
-    ).to_json()
+    )
 
 
-def _check_inputs(reports: list[tuple[Path, dict[str, Any]]], allow: bool) -> list[str]:
+def _check_inputs(reports: list[tuple[Path, Report]], allow: bool) -> list[str]:
     notes = []
     hashed = (("cases_sha256", "case files"), ("known_bugs_sha256", "known-bug registry"))
     for field, what in hashed:
         digests: dict[str, list[str]] = defaultdict(list)
         for path, report in reports:
-            for environment in report["machines"].values():
+            for environment in report.machines.values():
                 digests[environment[field]].append(path.name)
         if len(digests) <= 1:
             continue

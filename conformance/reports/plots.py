@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from conformance.vocabulary import Quantity, Verdict
+from conformance.reports.records import Report
+from conformance.vocabulary import Quantity
 
 FLOOR_ULPS = 1e-2
 CEILING_ULPS = 1e12
@@ -49,22 +50,23 @@ def _svg(figure: Any) -> str:
     return text[text.index("<svg") :]  # drop the XML prolog and DOCTYPE: inline in HTML
 
 
-def _elements(report: dict[str, Any], form: str) -> dict[str, dict[str, list]]:
+def _elements(report: Report, form: str) -> dict[str, dict[str, list]]:
     """dtype -> adapter -> [(input, error in ULPs)] over value elements of ``form`` cases."""
     points: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    forms = {case: info["form"] for case, info in report["cases"].items()}
-    for check in report["checks"]:
-        if check["quantity"] != Quantity.VALUE or check["values"] is None:
+    forms = {case: info["form"] for case, info in report.cases.items()}
+    for check in report.checks:
+        key = check.key
+        if key.quantity is not Quantity.VALUE or check.values is None:
             continue
-        if forms.get(check["case"]) != form:
+        if forms.get(key.case) != form:
             continue
-        for e in check["values"]["elements"]:
+        for e in check.values["elements"]:
             if e["input"] is None:
                 continue
             x, error = float(e["input"]), float(e["error_ulps"])
             if math.isnan(x):
                 continue
-            points[check["dtype"]][check["adapter"]].append((x, error))
+            points[key.dtype][key.adapter].append((x, error))
     return points
 
 
@@ -88,7 +90,7 @@ def _worst_per_bin(xs: np.ndarray, errors: np.ndarray, edges: np.ndarray) -> tup
     return np.array(centres), np.array(worst)
 
 
-def error_vs_logit(report: dict[str, Any]) -> str | None:
+def error_vs_logit(report: Report) -> str | None:
     """Worst error per |logit| bin, one line per adapter, one panel per dtype."""
     points = _elements(report, "logits")
     panels = _panels(points)
@@ -113,7 +115,7 @@ def error_vs_logit(report: dict[str, Any]) -> str | None:
     return _svg(figure)
 
 
-def error_vs_probability(report: dict[str, Any]) -> str | None:
+def error_vs_probability(report: Report) -> str | None:
     """Worst error against the distance of p from 0 (left) and from 1 (right)."""
     points = _elements(report, "probs")
     panels = _panels(points)
@@ -144,16 +146,16 @@ def error_vs_probability(report: dict[str, Any]) -> str | None:
     return _svg(figure)
 
 
-def verdict_heatmap(report: dict[str, Any]) -> str | None:
+def verdict_heatmap(report: Report) -> str | None:
     """Adapters x case files: % of the checks that ran that do not conform."""
     ran: dict[tuple[str, str], int] = defaultdict(int)
     bad: dict[tuple[str, str], int] = defaultdict(int)
-    for check in report["checks"]:
-        if not Verdict(check["verdict"]).ran:
+    for check in report.checks:
+        if not check.verdict.ran:
             continue
-        key = (check["adapter"], check["case"].split("/")[0])
+        key = (check.key.adapter, check.key.case.split("/")[0])
         ran[key] += 1
-        bad[key] += Verdict(check["verdict"]).failed
+        bad[key] += check.verdict.failed
     if not ran:
         return None
     adapters = sorted({a for a, _ in ran})

@@ -1,8 +1,8 @@
 """The JSON report's records as types: ``CheckRecord`` (one check) and ``Report`` (the
 document), each made here and turned here into the JSON that ``report.schema.json``
-describes (``to_json``); a check record of a validated report reads back into its type
-(``CheckRecord.from_json``). ``summarise`` derives a report's per-adapter summary from its
-check records.
+describes (``to_json``); a validated report reads back into them (``Report.from_json``,
+``CheckRecord.from_json``), and every reader of a report reads these types. ``summarise``
+derives a report's per-adapter summary from its check records.
 
 JSON has no inf or NaN: a float field holds a number, or the string "inf", "-inf" or
 "nan" (``json_float``, read back by ``from_json_float``).
@@ -180,6 +180,21 @@ class Report:
     """The reports a merged report joins (None: not merged)."""
     merge_notes: list[str] = field(default_factory=list)
 
+    @property
+    def missing_count(self) -> int:
+        """Planned checks without a verdict."""
+        return sum(map(len, self.missing.values()))
+
+    @property
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Per adapter, in the order of its first check: ``summarise``."""
+        return summarise(self.checks)
+
+    @property
+    def unexplained(self) -> list[CheckRecord]:
+        """Fails and errors that no registry entry explains: what a person must look at."""
+        return [record for record in self.checks if record.is_finding]
+
     def to_json(self) -> dict[str, Any]:
         """The document as ``report.schema.json`` describes it."""
         document = {
@@ -188,15 +203,12 @@ class Report:
             "complete": self.complete,
             "planned_checks": self.planned_checks,
             "interrupted": self.interrupted,
-            "missing": {
-                "count": sum(map(len, self.missing.values())),
-                "by_reason": self.missing,
-            },
+            "missing": {"count": self.missing_count, "by_reason": self.missing},
             "machines": self.machines,
             "runs": self.runs,
             "adapters": self.adapters,
             "cases": self.cases,
-            "summary": summarise(self.checks),
+            "summary": self.summary,
             "case_errors": self.case_errors,
             "adapter_load_problems": self.adapter_load_problems,
             "findings": self.findings,
@@ -205,6 +217,28 @@ class Report:
             document.update(merged_from=self.merged_from, merge_notes=self.merge_notes)
         document["checks"] = [record.to_json() for record in self.checks]
         return document
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> Report:
+        """The report of a document that ``document.load_report`` validated. Its summary
+        and missing count are not read: both are derived (``summary``, ``missing_count``)."""
+        return cls(
+            generated=document["generated"],
+            complete=document["complete"],
+            planned_checks=document["planned_checks"],
+            interrupted=document["interrupted"],
+            missing=document["missing"]["by_reason"],
+            machines=document["machines"],
+            runs=document["runs"],
+            adapters=document["adapters"],
+            cases=document["cases"],
+            case_errors=document["case_errors"],
+            adapter_load_problems=document["adapter_load_problems"],
+            findings=document["findings"],
+            checks=[CheckRecord.from_json(record) for record in document["checks"]],
+            merged_from=document.get("merged_from"),  # both optional in the schema
+            merge_notes=document.get("merge_notes", []),
+        )
 
 
 def summarise(checks: Iterable[CheckRecord]) -> dict[str, dict[str, Any]]:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from conformance.reports import html, markdown
+from conformance.reports.records import Report
 from conformance.reports.repro import Reproducers
 from conformance.reports.table import summary_table
 
 REPORT_FORMATS = ("text", "markdown", "html")
 
 
-def render_report(report: dict[str, Any], fmt: str, reproducers: Reproducers | None = None) -> str:
+def render_report(report: Report, fmt: str, reproducers: Reproducers | None = None) -> str:
     """``reproducers``: pass one to share its loaded cases and adapters between formats."""
     if fmt == "text":
         return summary_table(report) + "\n"

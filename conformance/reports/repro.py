@@ -32,7 +32,7 @@ from adapters.calls import Call
 from adapters.registry import discover
 from conformance.engine.cases import CASES_DIR, Case, load_cases
 from conformance.engine.matrix import Check, build_call
-from conformance.reports.records import from_json_float
+from conformance.reports.records import CheckRecord, Report, from_json_float
 from conformance.vocabulary import CheckIdError, CheckKey
 
 _PACKAGES = {
@@ -53,7 +53,7 @@ class Reproducers:
 
     def __init__(
         self,
-        report: dict[str, Any] | None = None,
+        report: Report | None = None,
         case_paths: Sequence[Path] | None = None,
         extra_adapters: Sequence[str] = (),
     ) -> None:
@@ -63,8 +63,8 @@ class Reproducers:
         self.report = report
         self._extra_adapters = list(extra_adapters)
         if not case_paths:
-            named = dict.fromkeys(p for run in (report or {}).get("runs", [])
-                                  for p in run["options"].get("cases", []))  # fmt: skip
+            runs = [] if report is None else report.runs
+            named = dict.fromkeys(p for run in runs for p in run["options"].get("cases", []))
             case_paths = [Path(p) for p in named if Path(p).exists()]
         self._case_paths = list(case_paths) or [CASES_DIR]
 
@@ -91,10 +91,10 @@ class Reproducers:
     def _where(self) -> str:
         return ", ".join(str(p) for p in self._case_paths)
 
-    def __call__(self, record: dict[str, Any]) -> str | None:
+    def __call__(self, record: CheckRecord) -> str | None:
         """The snippet for a report's check record, or None where none can be written."""
         try:
-            check = self.check(record["id"])
+            check = self.check(record.id)
         except ReproError:
             return None
         call, _ = build_call(check)
@@ -114,20 +114,20 @@ class Reproducers:
         return self._script(record, check, call, source, None if minimal else indices)
 
     def _script(
-        self, record: dict[str, Any], check: Check, call: Call, source: str, picked: list | None
+        self, record: CheckRecord, check: Check, call: Call, source: str, picked: list | None
     ) -> str:
         adapter = check.adapter
         result = "grad" if check.quantity.grad else "loss"  # what the adapter's snippet names it
-        values = record["values"]
+        values = record.values
         elements = _shown(record)
         header = [
-            ("check", record["id"]),
+            ("check", record.id),
             ("API", adapter.api),
             ("case", check.case.description),
-            ("verdict", f"{record['verdict']}: {record['detail']}"[:400]),
+            ("verdict", f"{record.verdict}: {record.detail}"[:400]),
             ("made on", self._machine(record)),
         ]
-        bug = record["known_bug"]
+        bug = record.known_bug
         if bug:
             header.append(("known", f"{bug['reason']} {bug['link']}"))
         lines = ["# bce-conformance reproducer"]
@@ -150,15 +150,15 @@ class Reproducers:
         lines += [
             f"print('returned:', np.ravel({result}){where}.tolist())",
             f"print('correct: ', [{', '.join(expected)}])  # the exact value, rounded to float64",
-            f"# returned on {_comment(record['machine'])}: [{', '.join(got)}]",
+            f"# returned on {_comment(record.machine)}: [{', '.join(got)}]",
         ]
         return "\n".join(lines) + "\n"
 
-    def _machine(self, record: dict[str, Any]) -> str:
-        environment = (self.report or {}).get("machines", {}).get(record["machine"])
+    def _machine(self, record: CheckRecord) -> str:
+        environment = None if self.report is None else self.report.machines.get(record.machine)
         if environment is None:
             return f"{platform.platform()}, Python {platform.python_version()}"
-        framework, _, backend = record["framework"].rstrip("]").partition("[")
+        framework, _, backend = record.framework.rstrip("]").partition("[")
         wanted = {"numpy", *_PACKAGES.get(framework, (framework,)), *_PACKAGES.get(backend, ())}
         versions = {k: v for k, v in environment["packages"].items() if k in wanted}
         return (
@@ -173,18 +173,18 @@ def _comment(text: str) -> str:
     return "".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in str(text))
 
 
-def _shown(record: dict[str, Any]) -> list[dict[str, Any]]:
+def _shown(record: CheckRecord) -> list[dict[str, Any]]:
     """The elements a snippet prints: those outside tolerance, else every kept one."""
-    values = record["values"]
+    values = record.values
     if values is None:
         return []
-    tolerance = from_json_float(record["tolerance_ulps"])
+    tolerance = record.tolerance_ulps
     outside = [e for e in values["elements"]
                if tolerance is not None and float(e["error_ulps"]) > tolerance]  # fmt: skip
     return sorted(outside or values["elements"], key=lambda e: e["index"])
 
 
-def _shown_indices(record: dict[str, Any]) -> list[int]:
+def _shown_indices(record: CheckRecord) -> list[int]:
     return [e["index"] for e in _shown(record)]
 
 

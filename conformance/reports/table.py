@@ -6,20 +6,22 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.calls import DTYPES
+from conformance.reports.records import Report
 from conformance.vocabulary import Quantity, Verdict
 
 
-def summary_table(report: dict[str, Any]) -> str:
+def summary_table(report: Report) -> str:
     """Verdict counts, known bugs, the share that conforms and the worst errors per adapter,
     then each run's time and memory, and whether the report is complete."""
-    summaries = report["summary"].values()
+    summary = report.summary
+    summaries = summary.values()
     columns = [(q.value, d) for q in Quantity for d in DTYPES
                if any(d in s["worst_ulps"].get(q.value, {}) for s in summaries)]  # fmt: skip
     verdicts = [v.value for v in Verdict]
     header = ["adapter", *verdicts, "known", "conform", *(f"{q} {d}" for q, d in columns)]
     rows = [header]
-    for name in report["adapters"]:
-        s = report["summary"].get(name)
+    for name in report.adapters:
+        s = summary.get(name)
         if s is None:
             continue
         worst = s["worst_ulps"]
@@ -45,12 +47,12 @@ def summary_table(report: dict[str, Any]) -> str:
     lines.append(" in ULPs among passing checks; gradients in ULPs of their two terms' size, or of")
     lines.append(" the gradient itself where the target is 0 or 1)")
     lines.append("")
-    for run in report["runs"]:
+    for run in report.runs:
         lines.extend(time_table(run))
-    lines.extend(_run_line(run) for run in report["runs"])
-    if not report["complete"]:
+    lines.extend(_run_line(run) for run in report.runs)
+    if not report.complete:
         lines.append(
-            f"INCOMPLETE: {report['missing']['count']} planned check(s) did not run; "
+            f"INCOMPLETE: {report.missing_count} planned check(s) did not run; "
             "see 'missing' in the report"
         )
     return "\n".join(lines)

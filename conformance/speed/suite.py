@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import math
 import os
 from collections import defaultdict
 from functools import cache
@@ -31,6 +32,7 @@ from conformance.profiles import (
     PROFILE_VARIABLE,
     Variable,
 )
+from conformance.reports.records import Report
 from conformance.running.cache_dir import default_cache_dir
 from conformance.speed.bench import BenchCase, BenchResult, run_case
 from conformance.vocabulary import Verdict
@@ -89,8 +91,8 @@ def measurement(case: BenchCase) -> BenchResult:
     return run_case(grid_adapters()[case.adapter], case)
 
 
-def conformance_run(profile: str, adapter_globs: list[str], extra_specs: list[str]) -> dict:
-    """The JSON report of a conformance run over the grid's adapters, made as a user's run
+def conformance_run(profile: str, adapter_globs: list[str], extra_specs: list[str]) -> Report:
+    """The report of a conformance run over the grid's adapters, made as a user's run
     is (``conformance/application.py``: its own supervised workers and cache directory)."""
     spec = RunSpec(
         profile=profile,
@@ -102,25 +104,25 @@ def conformance_run(profile: str, adapter_globs: list[str], extra_specs: list[st
     return conformance_report(run_conformance(spec))
 
 
-def agreement_summary(report: dict[str, Any]) -> dict[str, Any]:
+def agreement_summary(report: Report) -> dict[str, Any]:
     """From a conformance report: per (adapter, case file) the largest and the median error
     in ULPs of its passing checks, and per adapter the count of each verdict.
 
     Only passing checks give ULPs: a convention's or a fail's distance from the mathematics
     is not bounded (a clamped log is 1e30 ULPs away), and those checks are counted by verdict
     instead, so a change of verdict shows there and a change within tolerance shows here."""
-    checks = report["checks"]
     errors: dict[str, list[float]] = defaultdict(list)
     verdicts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(AGREEMENT_VERDICTS, 0))
-    for check in checks:
-        counts = verdicts[check["adapter"]]
-        if check["verdict"] in counts:
-            counts[check["verdict"]] += 1
-        if check["known_bug"] is not None:
+    for check in report.checks:
+        key, verdict = check.key, check.verdict.value
+        counts = verdicts[key.adapter]
+        if verdict in counts:
+            counts[verdict] += 1
+        if check.known_bug is not None:
             counts["known_bug"] += 1
-        error = check["error_ulps"]
-        if check["verdict"] == Verdict.PASS and isinstance(error, int | float):
-            errors[f"{check['adapter']}|{check['case'].split('/')[0]}"].append(float(error))
+        error = check.error_ulps  # inf or NaN: no ULPs to track
+        if check.verdict is Verdict.PASS and error is not None and math.isfinite(error):
+            errors[f"{key.adapter}|{key.case.split('/')[0]}"].append(error)
     return {
         "max_ulps": {key: max(values) for key, values in errors.items()},
         "median_ulps": {key: median(values) for key, values in errors.items()},
