@@ -47,7 +47,7 @@ integration: $(STAMP) browser
 ## Python reproducer the pages show, run (long ones narrowed, as that file's table says).
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict
-	$(BIN)/python -m pytest -m docs tests/test_docs.py
+	$(BIN)/python -m pytest -n auto -m docs tests/test_docs.py
 
 ## browser: headless Chromium for the tests that load the HTML report and the asv site in
 ## a real browser: Debian's chromium from PATH, or installed with apt-get (needs root) when
