@@ -151,10 +151,10 @@ class Adapter:
     supports_weight: bool = True
     supports_pos_weight: bool = False
     supports_grad: bool = False
-    """``_run`` returns (loss, d loss / d input) when ``call.grad`` is set."""
+    """The prepared call returns (loss, d loss / d input) when ``call.grad`` is set."""
     supports_target_grad: bool = False
-    """``_run`` returns (loss, d loss / d target) when ``call.grad`` is set and ``call.wrt``
-    is "target"."""
+    """The prepared call returns (loss, d loss / d target) when ``call.grad`` is set and
+    ``call.wrt`` is "target"."""
     reductions: frozenset[str] = frozenset(REDUCTIONS)
     target_dtypes: frozenset[str] = frozenset()
     """Dtypes besides the input's the API takes its target in, as its documentation or
@@ -163,7 +163,8 @@ class Adapter:
     result-dtype promise (``result_dtype``) is about operands of one dtype and is not
     applied to it."""
     supports_second_grad: bool = False
-    """``_run`` returns (loss, d2 loss / d input2) when ``call.order`` is 2 (double backward)."""
+    """The prepared call returns (loss, d2 loss / d input2) when ``call.order`` is 2 (double
+    backward)."""
     supports_label_smoothing: bool = False
     """The API takes ``label_smoothing`` (``Call.label_smoothing``)."""
     supports_axis: bool = False

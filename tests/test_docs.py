@@ -103,8 +103,9 @@ NARROWED: dict[str, StandIn] = {
     ),
     "make test": StandIn(
         f".venv/bin/python -m pytest {MATRIX} {SMALL} -q",
-        "it runs this file (make docs); lint and unit are its other prerequisites, listed "
-        "here too; its own line, the quick matrix, on one adapter, matrix tests only",
+        "it runs this file (make docs); lint, unit and integration are its other "
+        "prerequisites, listed here too; its own line, the quick matrix, on one adapter, "
+        "matrix tests only",
         make=(
             "test",
             ".venv/bin/python -m pytest conformance",
