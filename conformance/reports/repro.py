@@ -79,13 +79,17 @@ class Reproducers:
     def check(self, check_id: str) -> Check:
         """The check an id names (``CheckKey.parse``)."""
         try:
-            key = CheckKey.parse(check_id, self.adapters)
+            return self._check(CheckKey.parse(check_id, self.adapters))
         except CheckIdError as exc:
             raise ReproError(str(exc)) from None
-        case = self.cases.get(key.case)
+
+    def _check(self, key: CheckKey) -> Check:
+        """The check ``key`` names, with this machine's adapter and case."""
+        adapter, case = self.adapters.get(key.adapter), self.cases.get(key.case)
+        if adapter is None:
+            raise ReproError(f"{key}: adapter {key.adapter!r} is not available here")
         if case is None:
-            raise ReproError(f"{check_id}: no case {key.case!r} in {self._where()}")
-        adapter = self.adapters[key.adapter]
+            raise ReproError(f"{key}: no case {key.case!r} in {self._where()}")
         return Check(adapter, case, key.dtype, key.device, key.reduction, key.quantity)
 
     def _where(self) -> str:
@@ -94,7 +98,7 @@ class Reproducers:
     def __call__(self, record: CheckRecord) -> str | None:
         """The snippet for a report's check record, or None where none can be written."""
         try:
-            check = self.check(record.id)
+            check = self._check(record.key)
         except ReproError:
             return None
         call, _ = build_call(check)
